@@ -1,0 +1,36 @@
+"""engagequal: the quality of social networks, not their size.
+
+How many ties are two-way (reciprocity), how deep the conversations go (reply
+trees and back-and-forth exchanges) and who sits in each person's inner
+circles (Dunbar's layers), from interaction event streams, as Arrow tables.
+
+>>> import engagequal as eq
+>>> eq.reciprocity({"actor": [1, 2], "target": [2, 1], "ts": [0, 1]}).column("arc").to_pylist()
+[1.0]
+"""
+
+from __future__ import annotations
+
+import logging
+
+from engagequal import errors, ingest
+from engagequal.events import Accounting, Events, Tree
+from engagequal.ingest import read_events
+from engagequal.metrics.reciprocity import reciprocity
+from engagequal.metrics.responsiveness import responsiveness
+
+__version__ = "0.1.0"
+
+__all__ = [
+    "Accounting",
+    "Events",
+    "Tree",
+    "__version__",
+    "errors",
+    "ingest",
+    "read_events",
+    "reciprocity",
+    "responsiveness",
+]
+
+logging.getLogger(__name__).addHandler(logging.NullHandler())

@@ -1,0 +1,193 @@
+"""``Events``: the one internal currency every metric takes.
+
+:func:`engagequal.read_events` builds it; kernels and metrics read its numpy
+columns and never re-validate.  User ids are dense ``int32`` codes whose order
+is the sorted order of the original ids, so codes, and every result, do not
+depend on the row order of the input.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+__all__ = ["Accounting", "Events", "Tree"]
+
+
+@dataclass(frozen=True)
+class Accounting:
+    """Where every input row went: ``rows_in == rows_used + sum(set_aside)``.
+
+    Attributes
+    ----------
+    rows_in : int
+        Rows read from the source.
+    rows_used : int
+        Rows kept in the :class:`Events`.
+    set_aside : dict
+        Rows set aside in lenient mode, by reason (``null_actor``,
+        ``null_target``, ``bad_ts``, ``bad_weight``, ``unknown_kind``,
+        ``duplicate_event_id``, ``duplicate_row``, ``parent_cycle``).
+    notes : dict
+        Kept rows worth knowing about, by reason (``self_interaction``,
+        ``orphan_parent``, ``cross_thread_parent``).
+    set_aside_rows : pyarrow.Table
+        ``row`` (int64, position in the input) and ``reason`` (string) of every
+        row set aside.
+    """
+
+    rows_in: int
+    rows_used: int
+    set_aside: Mapping[str, int] = field(default_factory=dict)
+    notes: Mapping[str, int] = field(default_factory=dict)
+    set_aside_rows: pa.Table = field(
+        default_factory=lambda: pa.table({"row": pa.array([], pa.int64()),
+                                          "reason": pa.array([], pa.string())})
+    )
+
+    def table(self) -> pa.Table:
+        """One row per reason: ``reason``, ``rows``, ``action`` (set_aside / kept)."""
+        reasons = list(self.set_aside) + list(self.notes)
+        rows = [int(v) for v in self.set_aside.values()] + [int(v) for v in self.notes.values()]
+        action = ["set_aside"] * len(self.set_aside) + ["kept"] * len(self.notes)
+        return pa.table({"reason": pa.array(reasons, pa.string()),
+                         "rows": pa.array(rows, pa.int64()),
+                         "action": pa.array(action, pa.string())})
+
+
+@dataclass(frozen=True, eq=False)
+class Tree:
+    """Reply structure of the events (present when ``event_id`` was mapped).
+
+    Attributes
+    ----------
+    event_ids : pyarrow.Array
+        The original ``event_id`` of each event (positional).
+    parent : ndarray of int64
+        Position of each event's parent, ``-1`` for a root (including a reply
+        whose parent is not in the data, counted as ``orphan_parent``).
+    root : ndarray of int64
+        Position of the root of each event's tree.
+    depth : ndarray of int32
+        Replies between the event and its root (``0`` for a root).
+    thread : ndarray of int32
+        Thread code of each event: the ``thread`` column when given, else the
+        tree's root.
+    threads : pyarrow.Array
+        Thread code -> original thread id (a given thread id, or the root's
+        ``event_id``).
+    """
+
+    event_ids: pa.Array
+    parent: NDArray[np.int64]
+    root: NDArray[np.int64]
+    depth: NDArray[np.int32]
+    thread: NDArray[np.int32]
+    threads: pa.Array
+
+
+@dataclass(frozen=True, eq=False)
+class Events:
+    """Validated, encoded interaction events (one entry per kept row).
+
+    Attributes
+    ----------
+    actor, target : ndarray of int32
+        User codes (``users[code]`` is the original id).  ``target`` is always
+        filled: a reply without a target is aimed at its parent's actor.
+    ts : ndarray of int64
+        Nanoseconds since the Unix epoch, UTC.
+    kind : ndarray of int16
+        Kind codes (``kinds[code]`` is the name).
+    weight : ndarray of float64
+        Weight of each event (its kind's weight unless the ``weight`` column
+        overrides it).
+    users : pyarrow.Array
+        Sorted original user ids, so that codes follow the id order.
+    kinds : tuple of str
+        Kind names by code.
+    kind_weights : dict
+        The weight of every known kind (defaults overridden by the user).
+    time_type : pyarrow.DataType
+        Type of the original time column; results give times back in it.
+    tree : Tree or None
+        Reply structure, when ``event_id`` was mapped.
+    accounting : Accounting
+        Rows in, used and set aside.
+    """
+
+    actor: NDArray[np.int32]
+    target: NDArray[np.int32]
+    ts: NDArray[np.int64]
+    kind: NDArray[np.int16]
+    weight: NDArray[np.float64]
+    users: pa.Array
+    kinds: tuple[str, ...]
+    kind_weights: Mapping[str, float]
+    time_type: pa.DataType
+    tree: Tree | None
+    accounting: Accounting
+
+    @property
+    def n_events(self) -> int:
+        """Number of events kept."""
+        return int(self.actor.shape[0])
+
+    @property
+    def n_users(self) -> int:
+        """Number of distinct users (actors and targets)."""
+        return len(self.users)
+
+    def __len__(self) -> int:
+        return self.n_events
+
+    def user_ids(self, codes: NDArray[Any]) -> pa.Array:
+        """Original ids of user ``codes``."""
+        return self.users.take(pa.array(np.asarray(codes, dtype=np.int64)))
+
+    def code_of(self, user: Any) -> int:
+        """The code of one original user id (``KeyError`` if absent)."""
+        import pyarrow.compute as pc
+
+        idx = pc.index(self.users, pa.scalar(user, self.users.type)).as_py()
+        if idx < 0:
+            raise KeyError(f"user {user!r} is not in the events")
+        return int(idx)
+
+    def kind_mask(self, names: frozenset[str] | set[str]) -> NDArray[np.bool_]:
+        """Boolean mask of events whose kind is in ``names``."""
+        codes = [i for i, k in enumerate(self.kinds) if k in names]
+        return np.isin(self.kind, np.asarray(codes, dtype=np.int16))
+
+    def times(self, ns: NDArray[np.int64]) -> pa.Array:
+        """Nanosecond times back in the original time type (numeric seconds
+        stay numbers; timestamps keep their unit and zone)."""
+        ns = np.asarray(ns, dtype=np.int64)
+        t = self.time_type
+        if pa.types.is_timestamp(t):
+            arr = pa.array(ns, pa.timestamp("ns", tz=t.tz))
+            return arr.cast(t, safe=False) if t.unit != "ns" else arr
+        if pa.types.is_integer(t):
+            return pa.array(ns // 1_000_000_000, pa.int64())
+        if pa.types.is_floating(t) or pa.types.is_decimal(t):
+            return pa.array(ns / 1e9, pa.float64())
+        return pa.array(ns, pa.timestamp("ns", tz="UTC"))
+
+    def subset(self, mask: NDArray[np.bool_]) -> Events:
+        """Events where ``mask`` holds (the tree is dropped; users stay)."""
+        from dataclasses import replace
+
+        return replace(self, actor=self.actor[mask], target=self.target[mask], ts=self.ts[mask],
+                       kind=self.kind[mask], weight=self.weight[mask], tree=None)
+
+    def __repr__(self) -> str:
+        acc = self.accounting
+        aside = sum(acc.set_aside.values())
+        tree = "no reply tree" if self.tree is None else f"{len(self.tree.threads):,} threads"
+        return (f"<engagequal.Events: {self.n_events:,} events, {self.n_users:,} users, "
+                f"{len(self.kinds)} kinds, {tree}; {acc.rows_in:,} rows in, {aside:,} set aside>")

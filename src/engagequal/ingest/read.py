@@ -1,0 +1,447 @@
+"""``read_events``: validate, map columns and encode ids, once."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+import numpy as np
+import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
+
+from engagequal.errors import (
+    DuplicateEventError,
+    InputError,
+    InvalidTimeError,
+    InvalidWeightError,
+    MissingColumnError,
+    NullValueError,
+    OptionError,
+    ParentCycleError,
+    UnknownKindError,
+)
+from engagequal.events import Accounting, Events, Tree
+from engagequal.ingest.encode import encode_ids, id_type
+from engagequal.ingest.schema import DEFAULT_KIND, ColumnMap, merge_kind_weights, times_to_ns
+from engagequal.ingest.sources import to_table
+from engagequal.kernels.trees import cycle_members, root_and_depth
+
+__all__ = ["events_from_table", "read_events"]
+
+
+class _Default(str):
+    """A column name the user did not choose (absent is fine for optional roles)."""
+
+
+_KIND = _Default("kind")
+_TARGET = _Default("target")
+
+# reason -> error class, in the order rows are checked
+_ERRORS: dict[str, type[InputError]] = {
+    "null_actor": NullValueError,
+    "null_target": NullValueError,
+    "null_event_id": NullValueError,
+    "bad_ts": InvalidTimeError,
+    "unknown_kind": UnknownKindError,
+    "bad_weight": InvalidWeightError,
+    "duplicate_row": DuplicateEventError,
+    "duplicate_event_id": DuplicateEventError,
+    "parent_cycle": ParentCycleError,
+    "null_thread": NullValueError,
+}
+
+
+def read_events(
+    source: Any,
+    *,
+    actor: str = "actor",
+    target: str | None = _TARGET,
+    ts: str = "ts",
+    kind: str | None = _KIND,
+    event_id: str | None = None,
+    parent: str | None = None,
+    thread: str | None = None,
+    weight: str | None = None,
+    kind_weights: Mapping[str, float] | None = None,
+    strict: bool = True,
+) -> Events:
+    """Read interaction events from any table-like source into :class:`Events`.
+
+    Parameters
+    ----------
+    source : table-like or Events
+        A ``pyarrow.Table`` / ``RecordBatchReader``, anything with
+        ``__arrow_c_stream__`` (pandas, polars, DuckDB), a polars LazyFrame, a
+        ``pyarrow.dataset.Dataset``, a Parquet / CSV file or folder, a mapping
+        of columns or a list of dicts.  An ``Events`` is returned unchanged.
+    actor, target, ts, kind, event_id, parent, thread, weight : str or None
+        The source column that plays each role of the event model.  Names are
+        never guessed; ``None`` marks an optional role as absent.  ``kind``
+        defaults to a column named ``"kind"`` when there is one (else every
+        event is an ``"interaction"``); ``target`` may be null on replies when
+        ``parent`` is mapped (a reply is aimed at its parent's actor; a root
+        with no target is a post aimed at no one).
+    kind_weights : mapping of str to float, optional
+        Weights per kind, overriding and extending
+        :data:`engagequal.ingest.DEFAULT_KIND_WEIGHTS`.
+    strict : bool, default True
+        Raise on the first kind of bad row; when False, set bad rows aside and
+        count them by reason in ``Events.accounting``.
+
+    Returns
+    -------
+    Events
+
+    Raises
+    ------
+    MissingColumnError
+        A mapped column is absent.
+    NullValueError, InvalidTimeError, UnknownKindError, InvalidWeightError,
+    DuplicateEventError, ParentCycleError
+        In strict mode, with the column, the count and up to three example rows.
+
+    Notes
+    -----
+    Policies, one per flaw:
+
+    * a null actor, an unusable time (null, NaN, infinite, unparseable), a
+      kind without a weight, a negative or non-finite weight, a null target on
+      a row that is not a reply, a null ``event_id`` -> bad row;
+    * rows sharing an ``event_id``: the earliest is kept, the others are bad
+      (``duplicate_row`` when every mapped field is equal, else
+      ``duplicate_event_id``, e.g. a node with a second parent);
+    * a parent that is not in the data makes the reply a root
+      (``orphan_parent``, kept and counted);
+    * a parent in another thread (given ``thread`` column) is cut, the reply
+      becomes a root of its own thread (``cross_thread_parent``, kept);
+    * events on a parent cycle are bad (``parent_cycle``); their children
+      become roots (``orphan_parent``);
+    * self-interactions are kept (they belong to threads), excluded from tie
+      metrics and counted (``self_interaction``);
+    * a null ``kind`` is the default kind ``"interaction"``; a null weight is the
+      kind's weight.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> ev = eq.read_events([{"actor": "ann", "target": "bob", "ts": 0, "kind": "message"},
+    ...                      {"actor": "bob", "target": "ann", "ts": 60, "kind": "like"}])
+    >>> ev.n_events, ev.users.to_pylist(), ev.weight.tolist()
+    (2, ['ann', 'bob'], [3.0, 0.1])
+    """
+    if isinstance(source, Events):
+        return source
+    if parent is not None and event_id is None:
+        raise OptionError("parent= needs event_id= (the ids the parents refer to)")
+    cmap = ColumnMap(actor=actor, target=target, ts=ts, kind=kind, event_id=event_id,
+                     parent=parent, thread=thread, weight=weight)
+    table = to_table(source, columns=list(cmap.roles().values()))
+    return events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
+
+
+def _mask(col: pa.ChunkedArray | pa.Array) -> NDArray[np.bool_]:
+    return np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
+
+
+def _flat(col: pa.ChunkedArray) -> pa.Array:
+    return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+
+
+class _Rows:
+    """Collects bad rows by reason, raising at once in strict mode."""
+
+    def __init__(self, table: pa.Table, cmap: ColumnMap, strict: bool) -> None:
+        self.table = table
+        self.cmap = cmap
+        self.strict = strict
+        self.n = table.num_rows
+        self.reason = np.full(self.n, -1, dtype=np.int8)
+        self.names: list[str] = []
+
+    @property
+    def bad(self) -> NDArray[np.bool_]:
+        return self.reason >= 0
+
+    def flag(self, reason: str, mask: NDArray[np.bool_], column: str | None, what: str) -> None:
+        new = mask & (self.reason < 0)
+        count = int(new.sum())
+        if count == 0:
+            return
+        if self.strict:
+            rows = np.flatnonzero(new)[:3]
+            cols = list(self.cmap.roles().values())
+            examples = self.table.select(cols).take(pa.array(rows)).to_pylist()
+            for r, ex in zip(rows.tolist(), examples, strict=True):
+                ex["row"] = r
+            col_txt = f"column {column!r}: " if column else ""
+            raise _ERRORS[reason](
+                f"{col_txt}{count:,} row(s) {what} (reason {reason!r}); examples: {examples}. "
+                "Fix the data or pass strict=False to set such rows aside and count them.",
+                column=column, count=count, examples=examples,
+            )
+        if reason not in self.names:
+            self.names.append(reason)
+        self.reason[new] = self.names.index(reason)
+
+    def accounting(self, rows_used: int, notes: dict[str, int]) -> Accounting:
+        counts = np.bincount(self.reason[self.reason >= 0], minlength=len(self.names))
+        aside = {name: int(c) for name, c in zip(self.names, counts, strict=True) if c}
+        rows = np.flatnonzero(self.reason >= 0)
+        reasons = pa.DictionaryArray.from_arrays(
+            pa.array(self.reason[rows].astype(np.int32)), pa.array(self.names, pa.string())
+        ).cast(pa.string()) if rows.size else pa.array([], pa.string())
+        table = pa.table({"row": pa.array(rows, pa.int64()), "reason": reasons})
+        return Accounting(rows_in=self.n, rows_used=rows_used, set_aside=aside,
+                          notes={k: v for k, v in notes.items() if v}, set_aside_rows=table)
+
+
+def events_from_table(
+    table: pa.Table,
+    cmap: ColumnMap,
+    *,
+    kind_weights: Mapping[str, float] | None = None,
+    strict: bool = True,
+) -> Events:
+    """Build :class:`Events` from one Arrow table and a column map (the funnel)."""
+    names = set(table.column_names)
+    roles = cmap.roles()
+    optional_default = {"kind": isinstance(cmap.kind, _Default),
+                        "target": isinstance(cmap.target, _Default) and cmap.parent is not None}
+    missing = [(role, col) for role, col in roles.items()
+               if col not in names and not optional_default.get(role, False)]
+    if missing:
+        role, col = missing[0]
+        raise MissingColumnError(
+            f"column {col!r} (role {role!r}) is not in the source; available columns: "
+            f"{sorted(names)}. Map it with {role}='<column>'.",
+            column=col,
+        )
+    for role in ("kind", "target"):
+        if role in roles and roles[role] not in names:  # an absent default column
+            cmap = ColumnMap(**{**roles, role: None})  # type: ignore[arg-type]
+            roles = cmap.roles()
+    if "target" not in roles and cmap.parent is None:
+        raise MissingColumnError("events need a target column, or parent= for replies",
+                                 column="target")
+    table = table.select(list(dict.fromkeys(roles.values())))
+    rows = _Rows(table, cmap, strict)
+    n = table.num_rows
+    weights = merge_kind_weights(kind_weights)
+
+    # --- row-level checks -------------------------------------------------
+    actor_col = _flat(table[cmap.actor])
+    rows.flag("null_actor", _mask(actor_col), cmap.actor, "have a null actor")
+    if cmap.target is not None:
+        target_col = _flat(table[cmap.target])
+        tnull = _mask(target_col)
+    else:
+        target_col = pa.nulls(n, actor_col.type)
+        tnull = np.ones(n, dtype=bool)
+    if cmap.parent is None:
+        rows.flag("null_target", tnull, cmap.target, "have a null target and are not replies")
+    ts_ns, ts_bad = times_to_ns(table[cmap.ts], cmap.ts)
+    rows.flag("bad_ts", ts_bad, cmap.ts, "have a null, NaN, infinite or unparseable time")
+
+    if cmap.kind is not None:
+        kcol = _flat(table[cmap.kind])
+        if pa.types.is_dictionary(kcol.type):
+            kcol = kcol.dictionary_decode()
+        kcol = pc.fill_null(kcol.cast(pa.string()), DEFAULT_KIND)
+        kenc = kcol.dictionary_encode()
+        kind_names = [str(k) for k in kenc.dictionary.to_pylist()]
+        kind_code = kenc.indices.to_numpy(zero_copy_only=False).astype(np.int16)
+        unknown = [i for i, k in enumerate(kind_names) if k not in weights]
+        if unknown:
+            rows.flag("unknown_kind", np.isin(kind_code, unknown), cmap.kind,
+                      f"have a kind without a weight ({[kind_names[i] for i in unknown][:5]}; "
+                      f"known: {sorted(weights)}; map it with kind_weights=)")
+    else:
+        kind_names = [DEFAULT_KIND]
+        kind_code = np.zeros(n, dtype=np.int16)
+    kind_w = np.array([weights.get(k, 0.0) for k in kind_names], dtype=np.float64)
+    weight = kind_w[kind_code] if n else np.zeros(0)
+    if cmap.weight is not None:
+        wcol = _flat(table[cmap.weight])
+        try:
+            wv = pc.fill_null(wcol.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InvalidWeightError(f"column {cmap.weight!r} is not numeric: {exc}",
+                                     column=cmap.weight) from exc
+        wnull = _mask(wcol)
+        with np.errstate(invalid="ignore"):
+            wbad = ~wnull & (~np.isfinite(wv) | (wv < 0))
+        rows.flag("bad_weight", wbad, cmap.weight, "have a negative or non-finite weight")
+        weight = np.where(wnull | wbad, weight, wv)
+
+    eid_col: pa.Array | None = None
+    if cmap.event_id is not None:
+        eid_col = _flat(table[cmap.event_id])
+        if pa.types.is_dictionary(eid_col.type):
+            eid_col = eid_col.dictionary_decode()
+        rows.flag("null_event_id", _mask(eid_col), cmap.event_id, "have a null event_id")
+        _flag_duplicates(rows, table, eid_col, ts_ns, cmap)
+
+    # --- keep the good rows -------------------------------------------------
+    keep = ~rows.bad
+    notes: dict[str, int] = {}
+    tree: Tree | None = None
+    parent_pos: NDArray[np.int64] | None = None
+    if eid_col is not None:
+        tree_state = _build_tree(rows, table, eid_col, keep, cmap, notes)
+        keep = ~rows.bad
+        parent_pos = tree_state
+    kidx = np.flatnonzero(keep)
+    take = pa.array(kidx)
+    a_col = actor_col.take(take)
+    t_col = target_col.take(take)
+    tnull_k = tnull[kidx]
+    t_enc_src = t_col.filter(pa.array(~tnull_k)) if tnull_k.any() else t_col
+    typ = id_type([actor_col.type, target_col.type], [cmap.actor, cmap.target or "target"])
+    (a_codes, t_codes_part), users = encode_ids([a_col, t_enc_src], typ)
+    t_codes = np.full(kidx.size, -1, dtype=np.int32)
+    t_codes[~tnull_k] = t_codes_part
+
+    if parent_pos is not None:
+        # replies without a target are aimed at their parent's actor
+        fill = tnull_k & (parent_pos >= 0)
+        t_codes[fill] = a_codes[parent_pos[fill]]
+    notes["self_interaction"] = int(np.count_nonzero(a_codes == t_codes))
+    if eid_col is not None and parent_pos is not None:
+        tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes)
+    acc = rows.accounting(int(kidx.size), notes)
+    return Events(
+        actor=a_codes,
+        target=t_codes,
+        ts=ts_ns[kidx],
+        kind=kind_code[kidx],
+        weight=np.ascontiguousarray(weight[kidx], dtype=np.float64),
+        users=users,
+        kinds=tuple(kind_names),
+        kind_weights=weights,
+        time_type=table.schema.field(cmap.ts).type,
+        tree=tree,
+        accounting=acc,
+    )
+
+
+def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray[np.int64],
+                     cmap: ColumnMap) -> None:
+    """Flag every row but the earliest of each repeated event_id."""
+    ok = ~rows.bad
+    first = pc.index_in(eid, value_set=eid).to_numpy(zero_copy_only=False)
+    dup_any = ok & (first != np.arange(rows.n))
+    if not dup_any.any():
+        return
+    # the ids involved, among good rows
+    ids = pc.unique(eid.filter(pa.array(dup_any)))
+    involved = np.flatnonzero(ok & pc.is_in(eid, value_set=ids).to_numpy(zero_copy_only=False))
+    grp = pc.index_in(eid.take(pa.array(involved)), value_set=ids).to_numpy(zero_copy_only=False)
+    order = np.lexsort((involved, ts_ns[involved], grp))
+    g_sorted = grp[order]
+    is_first = np.ones(order.size, dtype=bool)
+    is_first[1:] = g_sorted[1:] != g_sorted[:-1]
+    losers = involved[order[~is_first]]
+    keeper = involved[order[is_first]][np.searchsorted(g_sorted[is_first], g_sorted[~is_first])]
+    cols = list(cmap.roles().values())
+    same = np.ones(losers.size, dtype=bool)
+    for c in cols:
+        col = _flat(table[c])
+        a = col.take(pa.array(losers))
+        b = col.take(pa.array(keeper))
+        eq = pc.equal(a, b)
+        both_null = pc.and_(a.is_null(), b.is_null())
+        same &= pc.or_(pc.fill_null(eq, False), both_null).to_numpy(zero_copy_only=False)
+    exact = np.zeros(rows.n, dtype=bool)
+    exact[losers[same]] = True
+    other = np.zeros(rows.n, dtype=bool)
+    other[losers[~same]] = True
+    rows.flag("duplicate_row", exact, cmap.event_id, "repeat an earlier row exactly")
+    rows.flag("duplicate_event_id", other, cmap.event_id,
+              "reuse the event_id of an earlier, different row (e.g. a second parent)")
+
+
+def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
+    """Position of each parent id among ``eid`` (-1 null, -2 not found)."""
+    if len(par) == 0:
+        return np.zeros(0, dtype=np.int64)
+    pnull = _mask(par)
+    if pa.types.is_dictionary(par.type):
+        par = par.dictionary_decode()
+    if par.type != eid.type:
+        try:
+            par = par.cast(eid.type)
+        except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
+            raise InputError(f"parent ids of type {par.type} cannot match event ids of type "
+                             f"{eid.type}: {exc}", column=None) from exc
+    pos = pc.index_in(par, value_set=eid)
+    out: NDArray[np.int64] = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
+    out[pnull] = -1
+    return out
+
+
+def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],
+                cmap: ColumnMap, notes: dict[str, int]) -> NDArray[np.int64]:
+    """Parent positions among the good rows, after setting aside cycles and
+    unnamed threads (strict mode raises on either)."""
+
+    def positions() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
+        kidx = np.flatnonzero(~rows.bad)
+        if cmap.parent is None:
+            return kidx, np.full(kidx.size, -1, dtype=np.int64), np.zeros(kidx.size, bool)
+        eid = eid_col.take(pa.array(kidx))
+        par = _flat(table[cmap.parent]).take(pa.array(kidx))
+        pos = _parent_positions(eid, par)
+        orphans = pos == -2
+        pos[orphans] = -1
+        return kidx, pos, orphans
+
+    kidx, pos, orphans = positions()
+    _, _, stuck = root_and_depth(pos)
+    if stuck.any():
+        members = cycle_members(pos, stuck)
+        mask = np.zeros(rows.n, dtype=bool)
+        mask[kidx[members]] = True
+        ids = eid_col.take(pa.array(kidx[members[:10]])).to_pylist()
+        more = " ..." if members.size > 10 else ""
+        rows.flag("parent_cycle", mask, cmap.parent,
+                  f"lie on parent cycles (event ids {ids}{more})")
+        kidx, pos, orphans = positions()
+    if cmap.thread is not None:
+        thr = _flat(table[cmap.thread]).take(pa.array(kidx))
+        tnull = _mask(thr)
+        if tnull.any():
+            root, _, _ = root_and_depth(pos)
+            unnamed = tnull & tnull[root]
+            mask = np.zeros(rows.n, dtype=bool)
+            mask[kidx[unnamed]] = True
+            rows.flag("null_thread", mask, cmap.thread,
+                      "have a null thread and so has the root of their reply tree")
+            if unnamed.any():
+                kidx, pos, orphans = positions()
+    notes["orphan_parent"] = int(orphans.sum())
+    return pos
+
+
+def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
+                 parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int]) -> Tree:
+    """Roots, depths and thread codes of the kept rows."""
+    eid = eid_col.take(pa.array(kidx))
+    if cmap.thread is not None:
+        thr = _flat(table[cmap.thread]).take(pa.array(kidx))
+        if pa.types.is_dictionary(thr.type):
+            thr = thr.dictionary_decode()
+        if thr.null_count:  # a null thread is its root's thread
+            root0, _, _ = root_and_depth(parent)
+            thr = pc.coalesce(thr, thr.take(pa.array(root0)))
+        (tcode,), threads = encode_ids([thr], id_type([thr.type], [cmap.thread]))
+        cross = (parent >= 0) & (tcode[np.maximum(parent, 0)] != tcode)
+        notes["cross_thread_parent"] = int(cross.sum())
+        parent = np.where(cross, -1, parent)
+        root, depth, _ = root_and_depth(parent)
+    else:
+        root, depth, _ = root_and_depth(parent)
+        typ = id_type([eid.type], [cmap.event_id or "event_id"])
+        (tcode,), threads = encode_ids([eid.take(pa.array(root))], typ)
+    return Tree(event_ids=eid, parent=parent, root=root, depth=depth, thread=tcode,
+                threads=threads)

@@ -1,0 +1,1 @@
+"""Metric families: reciprocity, conversations, Dunbar layers, quality."""

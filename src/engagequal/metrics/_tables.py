@@ -1,0 +1,37 @@
+"""Small helpers to build Arrow result tables with the null rule.
+
+The rule: a ratio whose denominator is zero is *undefined* and is null in the
+table (never NaN, never an exception).
+"""
+
+from __future__ import annotations
+
+import numpy as np
+import pyarrow as pa
+from numpy.typing import NDArray
+
+__all__ = ["col", "ratio", "sort_table"]
+
+
+def ratio(num: NDArray[np.floating] | NDArray[np.integer],
+          den: NDArray[np.floating] | NDArray[np.integer]) -> pa.Array:
+    """``num / den`` as float64, null where ``den == 0``."""
+    num = np.asarray(num, dtype=np.float64)
+    den = np.asarray(den, dtype=np.float64)
+    undefined = den == 0
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out = np.where(undefined, 0.0, num / np.where(undefined, 1.0, den))
+    return pa.array(out, pa.float64(), mask=undefined)
+
+
+def col(values: NDArray[np.generic], mask: NDArray[np.bool_] | None = None,
+        typ: pa.DataType | None = None) -> pa.Array:
+    """A numpy column as Arrow, null where ``mask``."""
+    return pa.array(values, typ, mask=mask)
+
+
+def sort_table(t: pa.Table, keys: list[str]) -> pa.Table:
+    """Sort by the given key columns, ascending."""
+    if t.num_rows == 0:
+        return t
+    return t.sort_by([(k, "ascending") for k in keys])
