@@ -47,7 +47,7 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     --------
     >>> import numpy as np
     >>> answer_times(np.array([0, 1, 0]), np.array([1, 0, 1]), np.array([0, 5, 9]), 2).tolist()
-    [5, -1, -1]
+    [5, 4, -1]
     """
     if a.size == 0:
         return np.zeros(0, dtype=np.int64)
