@@ -1,0 +1,117 @@
+"""Ckmeans kernel: exact optimum against exhaustive search over all breakpoints."""
+
+from __future__ import annotations
+
+import itertools
+
+import numpy as np
+import pytest
+from hypothesis import given
+from hypothesis import strategies as st
+
+from engagequal.kernels.ckmeans import ckmeans, ckmeans_segments, ckmeans_sse, gaussian_bic
+
+
+def brute_sse(x: list[float], k: int) -> float:
+    """Minimum within-cluster sum of squares over every way to cut sorted ``x`` into ``k`` runs."""
+    xs = sorted(x)
+    n = len(xs)
+    if k > n:
+        return float("inf")
+    best = float("inf")
+    for cuts in itertools.combinations(range(1, n), k - 1):
+        bounds = (0, *cuts, n)
+        tot = 0.0
+        for a, b in itertools.pairwise(bounds):
+            seg = xs[a:b]
+            m = sum(seg) / len(seg)
+            tot += sum((v - m) ** 2 for v in seg)
+        best = min(best, tot)
+    return best
+
+
+values = st.lists(st.floats(0, 100, allow_nan=False).map(lambda v: round(v, 3)),
+                  min_size=1, max_size=9)
+
+
+@given(st.lists(values, min_size=1, max_size=6), st.integers(1, 5))
+def test_sse_matches_exhaustive_search(segments: list[list[float]], k_max: int) -> None:
+    flat = np.concatenate([np.sort(s) for s in segments])
+    starts = np.cumsum([0] + [len(s) for s in segments[:-1]]).astype(np.int64)
+    got = ckmeans_sse(flat, starts, k_max)
+    for s, seg in enumerate(segments):
+        scale = max(1.0, float(np.var(seg)) * len(seg))
+        for k in range(1, k_max + 1):
+            want = brute_sse(seg, k)
+            if np.isinf(want):
+                assert np.isinf(got[s, k - 1])
+            else:
+                assert got[s, k - 1] == pytest.approx(want, abs=1e-9 * scale)
+
+
+@given(values, st.integers(1, 4))
+def test_labels_realise_the_optimum(x: list[float], k: int) -> None:
+    lab, sse = ckmeans(np.array(x), k)
+    arr = np.array(x)
+    # labels are contiguous runs in sorted order and their SSE is the reported optimum
+    order = np.argsort(arr, kind="stable")
+    assert np.all(np.diff(lab[order]) >= 0)
+    tot = sum(float(((arr[lab == c] - arr[lab == c].mean()) ** 2).sum()) for c in np.unique(lab))
+    assert tot == pytest.approx(sse, abs=1e-9 * max(1.0, float(np.var(arr)) * arr.size))
+    n_distinct = len(set(x))
+    assert np.unique(lab).size == min(k, n_distinct)
+    assert sse == pytest.approx(brute_sse(x, min(k, n_distinct)),
+                                abs=1e-9 * max(1.0, float(np.var(arr)) * arr.size))
+
+
+def test_hand_worked() -> None:
+    # 1, 2 | 10, 11: SSE 0.5 + 0.5; one cluster: mean 6, 25 + 16 + 16 + 25
+    sse = ckmeans_sse(np.array([1.0, 2.0, 10.0, 11.0]), np.array([0]), 4)
+    assert sse.tolist() == [[82.0, 1.0, 0.5, 0.0]]
+    lab, s = ckmeans(np.array([10.0, 1.0, 11.0, 2.0]), 2)
+    assert lab.tolist() == [1, 0, 1, 0]
+    assert s == 1.0
+
+
+def test_bic_picks_planted_clusters() -> None:
+    rng = np.random.default_rng(3)
+    centres = np.array([1.0, 3.0, 9.0, 27.0])
+    x = np.sort(np.concatenate([c + rng.normal(0, 0.05 * c, 20) for c in centres]))
+    r = ckmeans_segments(x, np.array([0]), k_max=8, var_floor=1e-4)
+    assert r.k.tolist() == [4]
+    assert np.bincount(r.labels).tolist() == [20, 20, 20, 20]
+
+
+def test_bic_prefers_one_cluster_for_ties() -> None:
+    r = ckmeans_segments(np.array([2.0, 2.0, 2.0]), np.array([0]), k_max=3, var_floor=0.1)
+    assert r.k.tolist() == [1]
+    assert np.isneginf(r.bic[0, 1])
+
+
+def test_gaussian_bic_formula() -> None:
+    size = np.array([[2, 2]])
+    sse = np.array([[0.5, 0.5]])
+    got = gaussian_bic(size, sse, np.array([4]), np.array([0.0]))
+    v = 0.25
+    ll = 2 * (2 * np.log(0.5) - np.log(2 * np.pi * v) - 0.5 / (2 * v))
+    assert got[0] == pytest.approx(2 * ll - 5 * np.log(4))
+
+
+def test_long_segments_across_buckets() -> None:
+    rng = np.random.default_rng(0)
+    lens = [1, 2, 3, 17, 40, 300]
+    segs = [np.sort(rng.lognormal(0, 1, n)) for n in lens]
+    flat = np.concatenate(segs)
+    starts = np.cumsum([0, *lens[:-1]]).astype(np.int64)
+    got = ckmeans_sse(flat, starts, 3)
+    for s, seg in enumerate(segs[:5]):
+        for k in (1, 2, 3):
+            if k <= seg.size and seg.size <= 17:
+                assert got[s, k - 1] == pytest.approx(brute_sse(list(seg), k), abs=1e-9)
+    # the long segment: the DP is never worse than any contiguous 2-split
+    x = segs[5]
+    c1, c2 = np.cumsum(x), np.cumsum(x * x)
+    i = np.arange(1, x.size)
+    left = c2[i - 1] - c1[i - 1] ** 2 / i
+    right = (c2[-1] - c2[i - 1]) - (c1[-1] - c1[i - 1]) ** 2 / (x.size - i)
+    assert got[5, 1] == pytest.approx((left + right).min(), rel=1e-9)
