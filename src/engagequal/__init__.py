@@ -16,6 +16,7 @@ import logging
 from engagequal import errors, ingest
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
+from engagequal.metrics.conversations import conversation_tables, conversations
 from engagequal.metrics.reciprocity import reciprocity
 from engagequal.metrics.responsiveness import responsiveness
 
@@ -26,6 +27,8 @@ __all__ = [
     "Events",
     "Tree",
     "__version__",
+    "conversation_tables",
+    "conversations",
     "errors",
     "ingest",
     "read_events",

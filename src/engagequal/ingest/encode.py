@@ -113,7 +113,11 @@ def encode_ids(
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     dictionary = dict0.take(pa.array(order))
+    # pyarrow drops empty chunks: map the codes back to the columns they came from
+    chunk_codes = iter([rank[enc.chunk(i).indices.to_numpy(zero_copy_only=False)]
+                        for i in range(enc.num_chunks)])
+    keep_empty = enc.num_chunks == len(cols)
     res: list[NDArray[np.int32]] = [
-        rank[enc.chunk(i).indices.to_numpy(zero_copy_only=False)] for i in range(enc.num_chunks)
+        next(chunk_codes) if len(c) or keep_empty else np.zeros(0, np.int32) for c in cols
     ]
     return res, dictionary

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Mapping
 from typing import Any
 
@@ -219,7 +220,7 @@ def events_from_table(
         )
     for role in ("kind", "target"):
         if role in roles and roles[role] not in names:  # an absent default column
-            cmap = ColumnMap(**{**roles, role: None})  # type: ignore[arg-type]
+            cmap = dataclasses.replace(cmap, **{role: None})  # type: ignore[arg-type]
             roles = cmap.roles()
     if "target" not in roles and cmap.parent is None:
         raise MissingColumnError("events need a target column, or parent= for replies",
