@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from engagequal import errors, ingest
+from engagequal import dask, errors, ingest
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
@@ -29,6 +29,7 @@ __all__ = [
     "__version__",
     "conversation_tables",
     "conversations",
+    "dask",
     "errors",
     "ingest",
     "read_events",
