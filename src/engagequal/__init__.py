@@ -19,14 +19,17 @@ from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
 from engagequal.metrics.reciprocity import reciprocity
 from engagequal.metrics.responsiveness import responsiveness
+from engagequal.stream import Tracker, analyze_stream, rolling
 
 __version__ = "0.1.0"
 
 __all__ = [
     "Accounting",
     "Events",
+    "Tracker",
     "Tree",
     "__version__",
+    "analyze_stream",
     "conversation_tables",
     "conversations",
     "dask",
@@ -35,6 +38,7 @@ __all__ = [
     "read_events",
     "reciprocity",
     "responsiveness",
+    "rolling",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())
