@@ -16,6 +16,7 @@ __all__ = [
     "DuplicateEventError",
     "EngagequalError",
     "EngagequalWarning",
+    "FormatError",
     "InputError",
     "InvalidTimeError",
     "InvalidWeightError",
@@ -111,6 +112,21 @@ class ParentCycleError(InputError):
 
 class SourceError(EngagequalError, TypeError):
     """The source cannot be read as a table of events."""
+
+
+class FormatError(EngagequalError, ValueError):
+    """A file in a platform export or archive is malformed (engagequal.io).
+
+    The message names the file and the line or record; ``path``, ``location``
+    and ``reason`` (the key lenient mode counts under) carry them as fields.
+    """
+
+    def __init__(self, message: str, *, path: str = "", location: str = "",
+                 reason: str = "malformed") -> None:
+        super().__init__(message)
+        self.path = path
+        self.location = location
+        self.reason = reason
 
 
 class OptionError(EngagequalError, ValueError):

@@ -1,16 +1,96 @@
-"""Loaders for the archives people already have (mail, platform exports, corpora)."""
+"""Loaders for the archives people already have: mailboxes, platform exports, corpora.
 
+Every loader returns a ``pyarrow.Table`` with the columns of
+:data:`EVENT_SCHEMA` (``actor``, ``target``, ``ts``, ``kind``, ``event_id``,
+``parent``, ``thread``, ``record``), ready for
+``engagequal.read_events(table, **READ_OPTIONS)``; its schema metadata names
+the archive's owner when the format does (``engagequal.owner``) and counts
+what was read and set aside (:func:`load_info`).  docs/loaders.md documents
+every mapping.
+
+>>> from engagequal.io import FORMATS
+>>> sorted(FORMATS)  # doctest: +NORMALIZE_WHITESPACE
+['convokit', 'facebook', 'instagram', 'linkedin', 'maildir', 'mastodon', 'mbox', 'reddit',
+ 'twitter']
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+import pyarrow as pa
+
+from engagequal.errors import OptionError
 from engagequal.io._common import (
     EVENT_SCHEMA,
     META_INFO,
     META_OWNER,
     READ_OPTIONS,
     LoadInfo,
+    PathLike,
     Rows,
+    add_chat,
     load_info,
 )
+from engagequal.io.convokit import read_convokit, write_convokit
+from engagequal.io.linkedin import read_linkedin_export
 from engagequal.io.mail import read_maildir, read_mbox
-from engagequal.io.write import write_events
+from engagequal.io.mastodon import read_mastodon_outbox
+from engagequal.io.meta import fix_text, read_facebook_export, read_instagram_export
+from engagequal.io.reddit import read_reddit
+from engagequal.io.twitter import read_twitter_archive
 
-__all__ = ["EVENT_SCHEMA", "META_INFO", "META_OWNER", "READ_OPTIONS", "LoadInfo", "Rows",
-           "load_info", "read_maildir", "read_mbox", "write_events"]
+__all__ = [
+    "EVENT_SCHEMA",
+    "FORMATS",
+    "META_INFO",
+    "META_OWNER",
+    "READ_OPTIONS",
+    "LoadInfo",
+    "Rows",
+    "add_chat",
+    "fix_text",
+    "load_info",
+    "owner_of",
+    "read",
+    "read_convokit",
+    "read_facebook_export",
+    "read_instagram_export",
+    "read_linkedin_export",
+    "read_maildir",
+    "read_mastodon_outbox",
+    "read_mbox",
+    "read_reddit",
+    "read_twitter_archive",
+    "write_convokit",
+]
+
+#: Format name -> loader (the names ``engagequal analyze --from`` takes).
+FORMATS: Mapping[str, Callable[..., pa.Table]] = {
+    "mbox": read_mbox,
+    "maildir": read_maildir,
+    "twitter": read_twitter_archive,
+    "linkedin": read_linkedin_export,
+    "instagram": read_instagram_export,
+    "facebook": read_facebook_export,
+    "mastodon": read_mastodon_outbox,
+    "reddit": read_reddit,
+    "convokit": read_convokit,
+}
+
+
+def read(format: str, path: PathLike, **options: Any) -> pa.Table:
+    """Read ``path`` with the loader of ``format`` (a key of :data:`FORMATS`)."""
+    try:
+        loader = FORMATS[format]
+    except KeyError:
+        raise OptionError(f"unknown format {format!r}; known: {sorted(FORMATS)}") from None
+    return loader(path, **options)
+
+
+def owner_of(table: pa.Table) -> str | None:
+    """The archive owner named in a loader's table (``engagequal.owner``), or None."""
+    meta = table.schema.metadata or {}
+    v = meta.get(META_OWNER)
+    return None if v is None else v.decode()
