@@ -212,34 +212,47 @@ def _run(source: Any, client: Any, wanted: tuple[str, ...], window: Any, half_li
     t = time.perf_counter()
     presence = _tree(client, client.map(P.partial_presence, evs, opts=opts),
                      P.merge_presence, fanin)
-    present, n_self = client.gather(presence)
-    tables: dict[str, pa.Table] = {}
-    profile: dict[str, Any] = {"partitions": n_parts, "users": nu, "bytes_shuffled": 0}
-    # the windowed users, as one event each, stand in for the events in the final step
-    stand_in = replace(probe, actor=present, target=np.full(present.size, -1, np.int32),
-                       ts=np.zeros(present.size, np.int64),
-                       kind=np.zeros(present.size, np.int16), weight=np.zeros(present.size))
+    stand_in = client.submit(_stand_in, probe, presence)
     final_opts = replace(opts, t0=None, t1=None)
+    futures: dict[str, Any] = {}
+    profile: dict[str, Any] = {"partitions": n_parts, "users": nu}
+    moved: list[Any] = []
     if "reciprocity" in wanted:
         dyads = _tree(client, client.map(P.partial_dyads, evs, opts=opts), P.merge_dyads,
                       fanin)
-        d: Dyads = client.gather(dyads)
-        profile["dyads"] = len(d)
-        g = reciprocity_global(stand_in, d, final_opts)
-        tables["reciprocity_global"] = g.set_column(
-            g.column_names.index("self_interactions"), "self_interactions",
-            pa.array([n_self], pa.int64()))
-        tables["reciprocity_user"] = reciprocity_user(stand_in, d, final_opts)
-        tables["reciprocity_dyad"] = reciprocity_dyad(stand_in, d, final_opts)
-        seconds["dyads"] = time.perf_counter() - t
+        futures["reciprocity_global"] = client.submit(_global_table, stand_in, dyads,
+                                                      final_opts, presence)
+        futures["reciprocity_user"] = client.submit(reciprocity_user, stand_in, dyads,
+                                                    final_opts)
+        futures["reciprocity_dyad"] = client.submit(reciprocity_dyad, stand_in, dyads,
+                                                    final_opts)
+        futures["n_dyads"] = client.submit(len, dyads)
     if "responsiveness" in wanted:
-        t = time.perf_counter()
-        tables["responsiveness"], moved = _responsiveness(
+        futures["responsiveness"], moved = _responsiveness(
             client, evs, opts, stand_in, final_opts, nu, delta_s, n_parts)
-        profile["bytes_shuffled"] += moved
-        seconds["responsiveness"] = time.perf_counter() - t
+    done = client.gather({**futures, "moved": moved})
+    seconds["tables"] = time.perf_counter() - t
+    tables: dict[str, pa.Table] = {k: v for k, v in done.items() if k.startswith("re")}
+    profile["dyads"] = done.get("n_dyads", 0)
+    profile["bytes_shuffled"] = int(sum(done["moved"]))
     profile["seconds"] = seconds
     return DaskAnalysis(tables=tables, accounting=accounting, profile=profile)
+
+
+def _stand_in(probe: Events, presence: P.Presence) -> Events:
+    """The windowed users, one pseudo-event each (no target): all the final
+    table builders need of the events once the dyads are reduced."""
+    codes = np.flatnonzero(presence[0]).astype(np.int32)
+    k = codes.size
+    return replace(probe, actor=codes, target=np.full(k, -1, np.int32),
+                   ts=np.zeros(k, np.int64), kind=np.zeros(k, np.int16), weight=np.zeros(k))
+
+
+def _global_table(stand_in: Events, d: Dyads, opts: TieOptions,
+                  presence: P.Presence) -> pa.Table:
+    g = reciprocity_global(stand_in, d, opts)
+    return g.set_column(g.column_names.index("self_interactions"), "self_interactions",
+                        pa.array([presence[1]], pa.int64()))
 
 
 def _probe(users: pa.Array, time_type: pa.DataType, top: int | None,
@@ -255,31 +268,39 @@ def _probe(users: pa.Array, time_type: pa.DataType, top: int | None,
                   time_type=time_type, tree=None, accounting=accounting)
 
 
-def _responsiveness(client: Any, evs: list[Any], opts: TieOptions, stand_in: Events,
+def _responsiveness(client: Any, evs: list[Any], opts: TieOptions, stand_in: Any,
                     final_opts: TieOptions, nu: int, delta_s: float,
-                    n_buckets: int) -> tuple[pa.Table, int]:
-    """The per-user responsiveness table (see :func:`engagequal.responsiveness`)."""
+                    n_buckets: int) -> tuple[Any, list[Any]]:
+    """Futures of the per-user responsiveness table (see
+    :func:`engagequal.responsiveness`) and of the bytes shuffled."""
     rows = client.map(P.message_rows, evs, opts=opts)
     splits = client.map(P.split_by_pair, rows, n_buckets=n_buckets, n_users=nu)
     buckets, moved1 = _shuffle(client, splits, n_buckets)
     answers = client.map(P.answer_rows, buckets, n_users=nu,
                          delta_ns=round(delta_s * 1e9))
-    counts = client.submit(P.sum_counts, client.map(P.answer_counts, answers, n_users=nu),
-                           n_users=nu)
+    counts = client.map(P.answer_counts, answers, n_users=nu)
     waits = client.map(P.answered_waits, answers)
     wsplits = client.map(P.split_by_user, waits, column="b", n_buckets=n_buckets)
     wbuckets, moved2 = _shuffle(client, wsplits, n_buckets)
-    medians = client.gather(client.map(P.median_waits, wbuckets))
-    received, got, sent, sent_ans = client.gather(counts)
+    medians = client.map(P.median_waits, wbuckets)
+    table = client.submit(_responsiveness_table, stand_in, final_opts, nu, counts, medians)
+    return table, [moved1, moved2]
+
+
+def _responsiveness_table(stand_in: Events, final_opts: TieOptions, nu: int,
+                          counts: list[tuple[NDArray[np.int32], NDArray[np.int64]]],
+                          medians: list[tuple[NDArray[np.int32], NDArray[np.float64]]],
+                          ) -> pa.Table:
+    from engagequal.metrics.reciprocity import present_users
+
+    received, got, sent, sent_ans = P.sum_counts(counts, nu)
     med = np.zeros(nu)
     has = np.zeros(nu, dtype=bool)
     for who, m in medians:  # one entry per bucket
         med[who] = m
         has[who] = True
-    from engagequal.metrics.reciprocity import present_users
-
     users = np.flatnonzero(present_users(stand_in, final_opts))
-    table = pa.table({
+    return pa.table({
         "user": stand_in.user_ids(users),
         "received": pa.array(received[users].astype(np.int64)),
         "answered": pa.array(got[users].astype(np.int64)),
@@ -289,4 +310,3 @@ def _responsiveness(client: Any, evs: list[Any], opts: TieOptions, stand_in: Eve
         "sent_answered": pa.array(sent_ans[users].astype(np.int64)),
         "answered_share": ratio(sent_ans[users], sent[users]),
     })
-    return table, int(client.gather(moved1)) + int(client.gather(moved2))

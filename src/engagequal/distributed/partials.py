@@ -60,9 +60,9 @@ __all__ = [
     "sum_counts",
 ]
 
-Presence = tuple[NDArray[np.int32], int]
-"""Sorted codes of the users with an event in the window, and the count of
-self-interactions in the window."""
+Presence = tuple[NDArray[np.bool_], int]
+"""Which users have an event in the window, and the count of self-interactions
+in the window."""
 
 
 def read_partition(table: Any, read_options: Mapping[str, Any]) -> Events:
@@ -152,16 +152,21 @@ def merge_dyads(*parts: Dyads) -> Dyads:
 
 
 def partial_presence(ev: Events, opts: TieOptions) -> Presence:
-    """Users with an event in the window (sorted codes) and the self-interactions there."""
+    """Users with an event in the window (a mask over the users) and the
+    self-interactions there."""
     sub = windowed(ev, opts)
-    codes = np.unique(np.concatenate([sub.actor, sub.target[sub.target >= 0]]))
-    return codes.astype(np.int32), int(np.count_nonzero(sub.actor == sub.target))
+    present = np.zeros(ev.n_users, dtype=bool)
+    present[sub.actor] = True
+    present[sub.target[sub.target >= 0]] = True
+    return present, int(np.count_nonzero(sub.actor == sub.target))
 
 
 def merge_presence(*parts: Presence) -> Presence:
     """Union of present users, sum of self-interactions."""
-    codes = np.unique(np.concatenate([p[0] for p in parts])) if parts else np.zeros(0)
-    return codes.astype(np.int32), sum(p[1] for p in parts)
+    present = parts[0][0].copy()
+    for p in parts[1:]:
+        present |= p[0]
+    return present, sum(p[1] for p in parts)
 
 
 def merge_accounting(parts: Sequence[Accounting], *, keep_rows: bool = True) -> Accounting:
