@@ -78,6 +78,46 @@ def _has_pandas() -> bool:
     return True
 
 
+def _cmd_synth(args: argparse.Namespace) -> int:
+    from engagequal.synth import parse_count, population
+
+    n_events = parse_count(args.events)
+    n_users = parse_count(args.users) if args.users else max(2, n_events // 50)
+    path, truth = population(n_users, n_events, seed=args.seed, out=args.out,
+                             truth_out=args.truth, order=args.order)
+    if args.truth:
+        import pyarrow.parquet as pq
+
+        Path(args.truth).mkdir(parents=True, exist_ok=True)
+        pq.write_table(truth.ties, Path(args.truth) / "ties.parquet")
+        pq.write_table(truth.users, Path(args.truth) / "users.parquet")
+    print(f"{n_events:,} events of {n_users:,} users written to {path}")
+    return 0
+
+
+def _cmd_bench(args: argparse.Namespace) -> int:
+    import runpy
+
+    sys.argv = ["benchmarks.run", *args.rest]
+    runpy.run_module("benchmarks.run", run_name="__main__", alter_sys=True)
+    return 0
+
+
+def _synth_bench_parsers(sub: Any) -> None:
+    s = sub.add_parser("synth", help="generate a synthetic population with planted structure")
+    s.add_argument("--events", default="1M", help="number of events (e.g. 10M)")
+    s.add_argument("--users", default=None, help="number of users (default: events / 50)")
+    s.add_argument("--seed", type=int, default=0)
+    s.add_argument("--order", choices=("time", "shuffled"), default="time")
+    s.add_argument("--out", required=True, help="a .parquet file, or a folder of parts")
+    s.add_argument("--truth", default=None, help="folder for the planted truth tables")
+    s.set_defaults(func=_cmd_synth)
+    b = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)",
+                       add_help=False)
+    b.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.run")
+    b.set_defaults(func=_cmd_bench)
+
+
 def build_parser() -> argparse.ArgumentParser:
     """The argument parser of the ``engagequal`` command."""
     p = argparse.ArgumentParser(prog="engagequal",
@@ -90,6 +130,7 @@ def build_parser() -> argparse.ArgumentParser:
     a.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
     _mapping_args(a)
     a.set_defaults(func=_cmd_analyze)
+    _synth_bench_parsers(sub)
     return p
 
 
