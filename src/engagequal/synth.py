@@ -315,7 +315,8 @@ def _pick(rng: np.random.Generator, cum: NDArray[np.float64], size: int,
     if lo is None or hi is None:  # sorted uniforms (exponential spacings): cache-friendly
         e = np.cumsum(rng.exponential(1.0, size + 1))
         r = e[:-1] * (cum[-1] / e[-1])
-        return np.searchsorted(cum, r, side="right").clip(0, cum.size - 1).astype(np.int64)
+        return np.asarray(np.searchsorted(cum, r, side="right").clip(0, cum.size - 1),
+                          dtype=np.int64)
     base = np.where(lo > 0, cum[np.maximum(lo - 1, 0)], 0.0)
     top = cum[np.maximum(hi - 1, 0)]
     r = base + rng.random(size) * (top - base)
