@@ -17,6 +17,7 @@ from engagequal import dask, errors, ingest
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
+from engagequal.metrics.layers import dunbar_layers, layer_stability, layers_from_dyads
 from engagequal.metrics.reciprocity import reciprocity
 from engagequal.metrics.responsiveness import responsiveness
 from engagequal.stream import Tracker, analyze_stream, rolling
@@ -33,8 +34,11 @@ __all__ = [
     "conversation_tables",
     "conversations",
     "dask",
+    "dunbar_layers",
     "errors",
     "ingest",
+    "layer_stability",
+    "layers_from_dyads",
     "read_events",
     "reciprocity",
     "responsiveness",
