@@ -221,8 +221,12 @@ class StreamState:
         lateness : duration, optional
             How far out of time order batches may arrive.  With a bound, the
             message events older than ``latest - delta - lateness`` are resolved
-            and dropped; without one (the default) every message-like event is
-            kept until :meth:`finalize`, which is exact for any batch order.
+            and dropped when states are merged; without one (the default) every
+            message-like event is kept until :meth:`finalize`, which is exact for
+            any batch order.  A bound suits one sequential stream (batches added
+            to one state in time order); states built independently and merged
+            later need the default, since a state drops events that could answer
+            the other one's pending messages.
         responses : bool, default True
             Track responsiveness (False drops message events at once: the
             responsiveness table then counts nothing).
@@ -612,7 +616,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
         from engagequal.stream import thread_partials
 
         st = replace(st, threads={k: [v] for k, v in thread_partials(ev, st).items()})
-    return _resolve(st, st.max_ts) if o.lateness is not None else st
+    return st
 
 
 def _union_users(dicts: Sequence[pa.Array]) -> tuple[pa.Array, list[NDArray[np.int64]]]:
