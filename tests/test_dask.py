@@ -237,3 +237,17 @@ def test_bad_source_and_options(client: Any) -> None:
     res = eq.dask.analyze(frame(bad, [1]), client, strict=False)
     assert res.accounting.set_aside == {"null_actor": 1}
     assert res.accounting.set_aside_rows.column("row").to_pylist() == [1]
+
+
+def test_arrow_kernels_batch_by_batch_equal_memory() -> None:
+    """The engine-free core of the Ray / Spark recipes, on slices of CollegeMsg."""
+    from engagequal.distributed import recipes
+
+    path = data_path("college-msg", "CollegeMsg.txt")
+    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
+        column_names=["actor", "target", "ts"]), parse_options=pacsv.ParseOptions(delimiter=" "))
+    parts = [recipes.dyads_batch(b) for b in table.to_batches(max_chunksize=7_000)]
+    assert len(parts) > 5
+    got = recipes.reciprocity_from_partials(parts, time_type=pa.int64())
+    for level in LEVELS:
+        assert_tables_equal(got[level], eq.reciprocity(table, level=level))

@@ -54,6 +54,7 @@ __all__ = [
     "partial_presence",
     "read_partition",
     "recode",
+    "reduce_dyads",
     "split_by_pair",
     "split_by_user",
     "split_rows",
@@ -138,17 +139,26 @@ def merge_dyads(*parts: Dyads) -> Dyads:
         return empty_dyads(n_users)
     if len(full) == 1:
         return full[0]
-    u = np.concatenate([p.u for p in full])
-    v = np.concatenate([p.v for p in full])
-    key = u.astype(np.int64) * np.int64(n_users) + v
+    def cat(f: str) -> NDArray[Any]:
+        return np.concatenate([getattr(p, f) for p in full])
+
+    return reduce_dyads(Dyads(u=cat("u"), v=cat("v"), w=cat("w"), n=cat("n"),
+                              first=cat("first"), last=cat("last"), n_users=n_users))
+
+
+def reduce_dyads(d: Dyads) -> Dyads:
+    """Sort rows by dyad and sum the rows of each dyad (``w``, ``n`` add,
+    ``first`` min, ``last`` max)."""
+    key = d.u.astype(np.int64) * np.int64(d.n_users) + d.v
     order = np.argsort(key, kind="stable")
     starts = segment_starts(key[order])
-    w = np.add.reduceat(np.concatenate([p.w for p in full])[order], starts)
-    n = np.add.reduceat(np.concatenate([p.n for p in full])[order], starts)
-    first = np.minimum.reduceat(np.concatenate([p.first for p in full])[order], starts)
-    last = np.maximum.reduceat(np.concatenate([p.last for p in full])[order], starts)
-    return Dyads(u=u[order][starts], v=v[order][starts], w=w, n=n.astype(np.int64),
-                 first=first, last=last, n_users=n_users)
+    if starts.size == 0:
+        return empty_dyads(d.n_users)
+    return Dyads(u=d.u[order][starts], v=d.v[order][starts],
+                 w=np.add.reduceat(d.w[order], starts),
+                 n=np.add.reduceat(d.n[order], starts).astype(np.int64),
+                 first=np.minimum.reduceat(d.first[order], starts),
+                 last=np.maximum.reduceat(d.last[order], starts), n_users=d.n_users)
 
 
 def partial_presence(ev: Events, opts: TieOptions) -> Presence:
