@@ -18,6 +18,7 @@ from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
 from engagequal.metrics.layers import dunbar_layers, layer_stability, layers_from_dyads
+from engagequal.metrics.quality import quality
 from engagequal.metrics.reciprocity import reciprocity
 from engagequal.metrics.responsiveness import responsiveness
 from engagequal.stream import Tracker, analyze_stream, rolling
@@ -39,6 +40,7 @@ __all__ = [
     "ingest",
     "layer_stability",
     "layers_from_dyads",
+    "quality",
     "read_events",
     "reciprocity",
     "responsiveness",
