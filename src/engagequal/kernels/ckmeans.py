@@ -67,7 +67,7 @@ def _chunks(lengths: NDArray[np.int64]) -> Iterator[tuple[NDArray[np.int64], int
 
 def _padded(values: NDArray[np.float64], starts: NDArray[np.int64], lengths: NDArray[np.int64],
             segs: NDArray[np.int64], width: int) -> tuple[NDArray[np.float64], NDArray[np.float64],
-                                                         NDArray[np.int64]]:
+                                                         NDArray[np.int64], NDArray[np.float64]]:
     """Prefix sums of the centred, padded segments: ``P1``, ``P2`` of shape (E, width + 1)."""
     n = lengths[segs]
     pos = np.minimum(np.arange(width)[None, :], (n - 1)[:, None])
@@ -80,7 +80,7 @@ def _padded(values: NDArray[np.float64], starts: NDArray[np.int64], lengths: NDA
     p2 = np.zeros((segs.size, width + 1))
     np.cumsum(x, axis=1, out=p1[:, 1:])
     np.cumsum(x * x, axis=1, out=p2[:, 1:])
-    return p1, p2, idx
+    return p1, p2, idx, mean
 
 
 def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64],
@@ -111,7 +111,7 @@ def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64],
 
 def _cluster_stats(p1: NDArray[np.float64], p2: NDArray[np.float64], b: NDArray[np.int32],
                    n: NDArray[np.int64], k: int) -> tuple[NDArray[np.int64], NDArray[np.int64],
-                                                          NDArray[np.float64]]:
+                                                          NDArray[np.float64], NDArray[np.float64]]:
     """Starts (E, k), sizes (E, k) and SSE (E, k) of the optimal ``k``-clustering.
 
     Rows with ``n < k`` are garbage; callers mask them.
@@ -132,7 +132,7 @@ def _cluster_stats(p1: NDArray[np.float64], p2: NDArray[np.float64], b: NDArray[
     a1 = np.take_along_axis(p1, hi, 1) - np.take_along_axis(p1, lo, 1)
     a2 = np.take_along_axis(p2, hi, 1) - np.take_along_axis(p2, lo, 1)
     sse = np.maximum(a2 - a1 * a1 / np.maximum(size, 1), 0.0)
-    return starts, size, sse
+    return starts, size, sse, a1 / np.maximum(size, 1)
 
 
 def gaussian_bic(size: NDArray[np.int64], sse: NDArray[np.float64],
@@ -145,14 +145,15 @@ def gaussian_bic(size: NDArray[np.int64], sse: NDArray[np.float64],
         \ln(2 \pi v_c) - \frac{\mathrm{SSE}_c}{2 v_c}\Big] - (3k - 1) \ln n,
         \qquad v_c = \max(\mathrm{SSE}_c / n_c,\ v_{\min})
 
-    ``size`` and ``sse`` are (rows, k); ``var_floor`` (rows,) is
+    ``size`` and ``sse`` are (rows, k); ``var_floor`` (rows,) or (rows, k) is
     :math:`v_{\min}`, the variance below which a cluster is no tighter than the
-    resolution of the data (without it a cluster of tied values would have an
-    infinite likelihood).  Larger is better.
+    noise of the data (without it a cluster of tied values, or a single value,
+    would have an infinite likelihood).  Larger is better.
     """
     k = size.shape[1]
     nc = np.maximum(size, 1).astype(np.float64)
-    v = np.maximum(np.maximum(sse / nc, var_floor[:, None]), 1e-300)
+    floor = var_floor if var_floor.ndim == 2 else var_floor[:, None]
+    v = np.maximum(np.maximum(sse / nc, floor), 1e-300)
     ll = nc * np.log(nc / n[:, None]) - 0.5 * nc * np.log(2 * np.pi * v) - sse / (2 * v)
     out: NDArray[np.float64] = 2 * ll.sum(axis=1) - (3 * k - 1) * np.log(n.astype(np.float64))
     return out
@@ -184,7 +185,7 @@ def ckmeans_sse(values: NDArray[np.float64], starts: NDArray[np.int64],
     lengths = _lengths(starts, values.size)
     out = np.full((starts.size, k_max), np.inf)
     for segs, width in _chunks(lengths):
-        p1, p2, _ = _padded(values, starts, lengths, segs, width)
+        p1, p2, _, _ = _padded(values, starts, lengths, segs, width)
         d, _ = _dp(p1, p2, k_max)
         last = np.broadcast_to((lengths[segs] - 1)[None, :, None], (k_max, segs.size, 1))
         out[segs] = np.take_along_axis(d, last, 2)[:, :, 0].T
@@ -198,6 +199,8 @@ def ckmeans_segments(
     k_max: int,
     var_floor: NDArray[np.float64] | float = 0.0,
     k: NDArray[np.int64] | None = None,
+    rate_years: float | None = None,
+    log_rates: bool = False,
 ) -> SegmentClusters:
     """Cluster every segment optimally; choose ``k`` by BIC unless given.
 
@@ -214,6 +217,13 @@ def ckmeans_segments(
     k : ndarray of int64, optional
         Use these numbers of clusters instead of choosing by BIC (clipped to
         each segment's number of distinct values).
+    rate_years : float, optional
+        The values are rates (events per year) measured over this many years:
+        a cluster with mean rate ``m`` cannot be tighter than the Poisson noise
+        of a count, so its variance floor rises to ``m / rate_years``
+        (``exp(-m) / rate_years`` for log rates, by the delta method).
+    log_rates : bool, default False
+        The values are natural logs of rates (with ``rate_years``).
 
     Returns
     -------
@@ -254,16 +264,21 @@ def ckmeans_segments(
     chosen = np.ones(n_seg, dtype=np.int64)
     labels = np.zeros(values.size, dtype=np.int64)
     for segs, width in _chunks(lengths):
-        p1, p2, idx = _padded(values, starts, lengths, segs, width)
+        p1, p2, idx, centre = _padded(values, starts, lengths, segs, width)
         _, b = _dp(p1, p2, k_max)
         n = lengths[segs]
         nd = distinct[segs]
         for kk in range(1, k_max + 1):
             ok = n >= kk
-            _, size, sse = _cluster_stats(p1, p2, b, n, kk)
+            _, size, sse, cmean = _cluster_stats(p1, p2, b, n, kk)
             tot = np.where(ok, sse.sum(axis=1), np.inf)
             sse_all[segs, kk - 1] = tot
-            bic = gaussian_bic(size, sse, n, floor[segs])
+            fl = floor[segs][:, None]
+            if rate_years is not None:
+                m = cmean + centre[:, None]
+                noise = np.exp(-m) if log_rates else np.abs(m)
+                fl = np.maximum(fl, noise / rate_years)
+            bic = gaussian_bic(size, sse, n, fl)
             bic_all[segs, kk - 1] = np.where(nd >= kk, bic, -np.inf)
         if k is None:
             kc = np.argmax(bic_all[segs], axis=1) + 1
@@ -273,7 +288,7 @@ def ckmeans_segments(
         lab = np.zeros((segs.size, width), dtype=np.int64)
         for kk in np.unique(kc):
             rows = np.flatnonzero(kc == kk)
-            st, _, _ = _cluster_stats(p1[rows], p2[rows], b[:, rows], n[rows], int(kk))
+            st, _, _, _ = _cluster_stats(p1[rows], p2[rows], b[:, rows], n[rows], int(kk))
             mark = np.zeros((rows.size, width + 1), dtype=np.int64)
             if kk > 1:
                 mark[np.repeat(np.arange(rows.size), kk - 1), st[:, 1:].ravel()] = 1

@@ -200,10 +200,14 @@ def dunbar_layers(
     **Natural layers.** Per ego, the active strengths are clustered for
     ``k = 1 .. max_layers`` by the exact dynamic programme of Ckmeans and
     ``k`` is chosen by the Bayesian information criterion of a hard-assignment
-    Gaussian mixture (:func:`engagequal.kernels.ckmeans.gaussian_bic`), with a
-    variance floor of :math:`(1 / Y)^2 / 12`, the quantisation noise of one
-    contact over the window (``1e-4`` on the log scale).  ``k`` never exceeds
-    the number of distinct strengths.
+    Gaussian mixture (:func:`engagequal.kernels.ckmeans.gaussian_bic`).  A
+    cluster's variance is floored at the counting noise of its mean rate
+    :math:`m`: :math:`\max(m / Y, (1 / Y)^2 / 12)`, the Poisson variance of a
+    rate estimated over ``Y`` years and the quantisation of one contact (on the
+    log scale :math:`\max(e^{-m} / Y, 10^{-4})`).  Without it a single alter or
+    a few tied ones would form a perfectly tight, hence infinitely likely,
+    cluster, and BIC would split off singletons.  ``k`` never exceeds the
+    number of distinct strengths.
 
     **Chance check.** Skewed frequencies always split into "layers".  For each
     ego with ``k >= 2`` layers the explained share
@@ -410,7 +414,8 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
     xs, es = x[order], ego[order]
     starts = segment_starts(es)
     floor = _LOG_VAR_FLOOR if log_scale else (1.0 / ties.years) ** 2 / 12.0
-    res = ckmeans_segments(xs, starts, k_max=k_max, var_floor=floor)
+    res = ckmeans_segments(xs, starts, k_max=k_max, var_floor=floor, rate_years=ties.years,
+                           log_rates=log_scale)
     seg_of = np.repeat(np.arange(starts.size), np.diff(np.append(starts, xs.size)))
     lay_sorted = res.k[seg_of] - res.labels
     layer[act[order]] = lay_sorted
