@@ -9,10 +9,11 @@ a time, so memory stays bounded by the headers kept, not by the file.
 from __future__ import annotations
 
 import email.utils
+import functools
 import mailbox
 import os
 import re
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -79,10 +80,38 @@ def _last_id(value: str | None) -> str | None:
     return parts[-1] if parts else None
 
 
+_SIMPLE = re.compile(r"\s*(?:[^<>\"(),:;@]*<([^<>\s\"(),:;]+@[^<>\s\"(),:;]+)>"
+                     r"|([^<>\s\"(),:;]+@[^<>\s\"(),:;]+))\s*")
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _parse_addresses(value: str) -> tuple[str, ...]:
+    """Addresses of one header value, lower case (cached: list and frequent
+    correspondents' headers repeat).  Plain ``name <addr>`` / ``addr`` lists
+    take a fast path; anything else goes through ``email.utils.getaddresses``."""
+    out: list[str] = []
+    for piece in value.split(","):
+        m = _SIMPLE.fullmatch(piece)
+        if m is None:
+            found = email.utils.getaddresses([value])
+            return tuple(a.strip().lower() for _, a in found if a.strip())
+        out.append((m.group(1) or m.group(2)).lower())
+    return tuple(out)
+
+
 def _addresses(*values: str | None) -> list[str]:
     """Lower-cased addresses, display names dropped, duplicates removed."""
-    found = email.utils.getaddresses([v for v in values if v])
-    return list(dict.fromkeys(a.strip().lower() for _, a in found if a.strip()))
+    found: list[str] = []
+    for v in values:
+        if v:
+            found.extend(_parse_addresses(v))
+    return list(dict.fromkeys(found))
+
+
+@functools.lru_cache(maxsize=1 << 16)
+def _author(value: str) -> str:
+    name, addr = email.utils.parseaddr(value)
+    return (addr or name).strip().lower()
 
 
 def _date_ms(value: str | None) -> int | None:
@@ -95,6 +124,20 @@ def _date_ms(value: str | None) -> int | None:
         return int(email.utils.mktime_tz(t)) * 1000
     except (OverflowError, ValueError):
         return None
+
+
+def _envelope_ms(env: bytes, enabled: bool) -> int | None:
+    """Time of an mbox envelope line ``From <sender> <asctime>``, read as UTC."""
+    parts = env.split(None, 2)
+    if not enabled or len(parts) < 3:
+        return None
+    return _date_ms(parts[2].decode("ascii", "replace"))
+
+
+def _delivery_ms(key: str, enabled: bool) -> int | None:
+    """Delivery time of a Maildir message: the leading seconds of its name."""
+    head = key.split(".", 1)[0]
+    return int(head) * 1000 if enabled and head.isdigit() else None
 
 
 class _Reader:
@@ -111,17 +154,16 @@ class _Reader:
         self.messages: list[_Message] = []
         self.seen: set[str] = set()
 
-    def add(self, h: dict[str, str], fallback_ms: int | None, path: PathLike, where: str,
-            ordinal: int) -> None:
+    def add(self, h: dict[str, str], fallback: Callable[[], int | None], path: PathLike,
+            where: str, ordinal: int) -> None:
         p = self.problems
-        fr = h.get("from")
-        name, addr = email.utils.parseaddr(fr or "")
-        author = (addr or name).strip().lower()
+        author = _author(h.get("from") or "")
         if not author:
             p.bad("no_from", path, where, "message without a usable From address")
             return
         ts = _date_ms(h.get("date"))
         if ts is None:
+            fallback_ms = fallback()
             if fallback_ms is None:
                 what = "an unparseable Date" if h.get("date") else "no Date"
                 p.bad("no_date", path, where, f"message with {what} header (Message-ID "
@@ -173,33 +215,92 @@ class _Reader:
         return rows
 
 
+_CHUNK = 1 << 20
+
+
 def _iter_mbox(path: PathLike) -> Iterator[tuple[int, bytes, list[bytes]]]:
-    """``(line number, envelope line, header lines)`` of each message.  A line
-    starting with ``From `` opens a message (as :class:`mailbox.mbox` reads it)."""
+    """``(line number, envelope line, header lines)`` of each message.
+
+    A line starting with ``From `` opens a message (as :class:`mailbox.mbox`
+    reads it).  The file is read in 1 MiB blocks; only header blocks are
+    copied out, bodies are skipped by a search for the next ``\\nFrom ``, and
+    the buffer holds at most one header block plus one block.
+    """
     try:
         f = open(path, "rb")  # noqa: SIM115
     except FileNotFoundError as exc:
         raise SourceError(f"no such file: {os.fspath(path)!r}") from exc
     with f:
-        env = b""
-        env_line = 0
-        hdr: list[bytes] = []
-        in_hdr = False
-        for lineno, line in enumerate(f, start=1):
-            if line.startswith(b"From "):
-                if env_line:
-                    yield env_line, env, hdr
-                env, env_line, hdr, in_hdr = line, lineno, [], True
-            elif in_hdr:
-                if line == b"\n" or line == b"\r\n":
-                    in_hdr = False
-                else:
-                    hdr.append(line)
-            elif not env_line and line.strip():
-                yield lineno, b"", []  # text before the first envelope: not an mbox
+        buf = f.read(_CHUNK)
+        eof = not buf
+        pos, line_no = 0, 1  # line_no: the line that starts at buf[pos]
+
+        def more(keep: int) -> int:
+            """Drop buf[:keep] (counting its lines from pos), read a block;
+            returns how far indices shifted."""
+            nonlocal buf, eof, line_no, pos
+            if keep > pos:
+                line_no += buf.count(b"\n", pos, keep)
+                pos = keep
+            chunk = f.read(_CHUNK)
+            eof = not chunk
+            buf = buf[keep:] + chunk
+            pos -= keep
+            return keep
+
+        # text before the first envelope: blank lines only
+        while not buf.startswith(b"From ", pos):
+            nl = buf.find(b"\n", pos)
+            if nl < 0:
+                if eof:
+                    if buf[pos:].strip():
+                        yield line_no, b"", []
+                    return
+                more(pos)
+                continue
+            if buf[pos:nl].strip():
+                yield line_no, b"", []
                 return
-        if env_line:
-            yield env_line, env, hdr
+            line_no += 1
+            pos = nl + 1
+        while True:
+            # the envelope line and the header block (up to the first empty line
+            # or the next envelope), one header line at a time
+            i = pos
+            first = True
+            while True:
+                if not first and (buf.startswith((b"\n", b"\r\n", b"From "), i)):
+                    break
+                nl = buf.find(b"\n", i)
+                if nl < 0:
+                    if eof:
+                        i = len(buf)
+                        break
+                    rel = i - pos
+                    more(pos)
+                    i = pos + rel
+                    continue
+                i, first = nl + 1, False
+                if i == len(buf) and not eof:
+                    rel = i - pos
+                    more(pos)
+                    i = pos + rel
+            eol = buf.find(b"\n", pos, i)
+            eol = i if eol < 0 else eol + 1
+            yield line_no, buf[pos:eol], buf[eol:i].splitlines(keepends=True)
+            hend = max(i - 1, pos)
+            # skip the body: find the next envelope line
+            search = hend
+            nxt = buf.find(b"\nFrom ", search)
+            while nxt < 0 and not eof:
+                keep = max(search, len(buf) - 6, pos)
+                search -= more(keep)
+                search = max(search, 0)
+                nxt = buf.find(b"\nFrom ", search)
+            if nxt < 0:
+                return
+            line_no += buf.count(b"\n", pos, nxt + 1)
+            pos = nxt + 1
 
 
 def read_mbox(
@@ -292,12 +393,8 @@ def read_mbox(
                 problems.bad("not_mbox", p, f"line {lineno}",
                              "text before the first 'From ' envelope line: not an mbox file")
                 break
-            fallback = None
-            if date_fallback:
-                parts = env.split(None, 2)
-                if len(parts) == 3:
-                    fallback = _date_ms(parts[2].decode("ascii", "replace"))
-            reader.add(_headers(hdr), fallback, p, f"line {lineno} (message {n})", n)
+            reader.add(_headers(hdr), functools.partial(_envelope_ms, env, date_fallback), p,
+                       f"line {lineno} (message {n})", n)
     return reader.rows().table("mbox", paths, problems, owner)
 
 
@@ -351,10 +448,7 @@ def read_maildir(
                         if line in (b"\n", b"\r\n"):
                             break
                         hdr.append(line)
-                fallback = None
-                if date_fallback:
-                    head = key.split(".", 1)[0]
-                    fallback = int(head) * 1000 if head.isdigit() else None
                 where = f"message {fname + '/' if fname else ''}{key}"
-                reader.add(_headers(hdr), fallback, p, where, n)
+                reader.add(_headers(hdr), functools.partial(_delivery_ms, key, date_fallback),
+                           p, where, n)
     return reader.rows().table("maildir", paths, problems, owner)
