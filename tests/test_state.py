@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from pathlib import Path
 from typing import Any
 
@@ -57,7 +58,7 @@ def event_tables(draw: Any, min_size: int = 0, string_ids: bool | None = None) -
 def split(table: pa.Table, cuts: list[int]) -> list[pa.Table]:
     """Slice ``table`` at the (sorted, clipped) cut points."""
     pts = sorted({min(max(c, 0), table.num_rows) for c in cuts} | {0, table.num_rows})
-    return [table.slice(a, b - a) for a, b in zip(pts[:-1], pts[1:])]
+    return [table.slice(a, b - a) for a, b in itertools.pairwise(pts)] or [table]
 
 
 def streamed(parts: list[pa.Table], **options: Any) -> dict[str, pa.Table]:

@@ -53,7 +53,7 @@ from engagequal.metrics.reciprocity import (
 )
 from engagequal.metrics.responsiveness import answer_times, message_like
 
-__all__ = ["StateOptions", "StreamState", "columns_of", "merge_states"]
+__all__ = ["StateOptions", "StreamState", "columns_of", "merge_states", "sorted_unique"]
 
 FORMAT_VERSION = 1
 _I32 = np.int32
@@ -506,6 +506,27 @@ class StreamState:
 
 
 # ---------------------------------------------------------------------- helpers
+def sorted_unique(keys: NDArray[Any], *, inverse: bool = True
+                  ) -> tuple[NDArray[Any], NDArray[np.int64]]:
+    """Distinct values in ascending order and, optionally, each key's position
+    among them (one sort; cheaper than hashing on large int64 keys)."""
+    s = np.sort(keys) if not inverse else None
+    if inverse:
+        order = np.argsort(keys, kind="stable")
+        s = keys[order]
+    assert s is not None
+    flag = np.empty(s.size, dtype=bool)
+    if s.size:
+        flag[0] = True
+        np.not_equal(s[1:], s[:-1], out=flag[1:])
+    uniq = s[flag]
+    if not inverse:
+        return uniq, np.zeros(0, dtype=_I64)
+    inv = np.empty(s.size, dtype=_I64)
+    inv[order] = np.cumsum(flag, dtype=_I64) - 1
+    return uniq, inv
+
+
 def columns_of(read_options: Mapping[str, Any]) -> list[str]:
     """The source columns that the read options map (defaults included)."""
     roles: dict[str, Any] = {"actor": "actor", "target": "target", "ts": "ts", "kind": "kind"}
@@ -553,7 +574,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     """The partial state of one group of events (whole threads)."""
     o = base.options
     if ev.n_events == 0 and ev.accounting.rows_in == 0:
-        return base
+        return replace(base, time_type=ev.time_type, users=ev.users)
     t0, t1 = o.bounds(ev.time_type)
     max_ts = int(ev.ts.max()) if ev.n_events else None
     m = np.ones(ev.n_events, dtype=bool)
@@ -590,7 +611,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     keys = np.concatenate([kmat_out, kmat_in])
     side = np.concatenate([np.zeros(kmat_out.size, bool), np.ones(kmat_in.size, bool)])
     wk = np.concatenate([sub.weight, sub.weight[has_t]])
-    ku, inv = np.unique(keys, return_inverse=True)
+    ku, inv = sorted_unique(keys)
     size = ku.size
     kn_out = np.bincount(inv, weights=~side, minlength=size).astype(_I64)
     kn_in = np.bincount(inv, weights=side, minlength=size).astype(_I64)
@@ -632,7 +653,7 @@ def _union_users(dicts: Sequence[pa.Array]) -> tuple[pa.Array, list[NDArray[np.i
         return u, [np.arange(len(d), dtype=_I64) for d in dicts]
     if pa.types.is_integer(typ):
         arrs = [d.to_numpy() for d in dicts]
-        un = np.unique(np.concatenate(arrs))
+        un, _ = sorted_unique(np.concatenate(arrs), inverse=False)
         return pa.array(un, typ), [np.searchsorted(un, a).astype(_I64) for a in arrs]
     allv = pc.unique(pa.concat_arrays([d.cast(typ) for d in live]))
     allv = allv.take(pc.sort_indices(allv))
@@ -686,7 +707,7 @@ def merge_states(states: Sequence[StreamState]) -> StreamState:
     if len(types) > 1:
         raise InputError(f"the time column changes type between batches "
                          f"({sorted(map(str, types))}) (schema drift)")
-    live = [s for s in states if s.rows_in or s.buffer or s.n_users]
+    live = [s for s in states if s.rows_in or s.buffer or s.n_users or s.time_type is not None]
     if len(live) == 1:
         return live[0]
     if not live:

@@ -27,7 +27,7 @@ from engagequal.errors import EngagequalError, InputError, MissingExtraError, Op
 from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
-from engagequal.state import StreamState, columns_of, merge_states
+from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
 
 __all__ = ["BatchError", "Tracker", "analyze_stream", "rolling"]
 
@@ -70,7 +70,7 @@ def thread_partials(ev: Events, st: StreamState) -> dict[str, pa.Table]:
     starter = actor[tree.root]
     other = (tree.depth >= 1) & (actor != starter)
     nu = np.int64(max(ev.n_users, 1))
-    pairs = np.unique(starter[other] * nu + actor[other])
+    pairs, _ = sorted_unique(starter[other] * nu + actor[other], inverse=False)
     n_rep = user.column("replies").to_numpy(zero_copy_only=False).astype(np.float64)
     n_ev = user.column("events").to_numpy(zero_copy_only=False).astype(np.float64)
     n_st = user.column("threads_started").to_numpy(zero_copy_only=False).astype(np.float64)
@@ -108,13 +108,13 @@ def merge_thread_partials(name: str, parts: Sequence[pa.Table]) -> pa.Table:
         g = t.group_by(["u", "v"]).aggregate([
             ("exchanges", "sum"), ("conversations", "sum"), ("longest_exchange", "max"),
             ("turns", "sum")])
-        return g.renamecolumns_of(["u", "v", "exchanges", "conversations", "longest_exchange",
+        return g.rename_columns(["u", "v", "exchanges", "conversations", "longest_exchange",
                                  "turns"]).select(t.column_names)
     if name == "_conv_user":
         aggs = [(c, "max" if c == "max_reply_depth" else "sum")
                 for c in t.column_names if c != "user"]
         g = t.group_by(["user"]).aggregate(aggs)
-        return g.renamecolumns_of(["user", *[c for c, _ in aggs]]).select(t.column_names)
+        return g.rename_columns(["user", *[c for c, _ in aggs]]).select(t.column_names)
     if name == "_conv_repliers":
         return t.group_by(["starter", "replier"]).aggregate([])
     return t
@@ -202,7 +202,8 @@ def _groups(source: Any, columns: list[str], whole_threads: bool | None) -> tupl
         cols = [c for c in columns if c in source.schema.names]
         source = source.scanner(columns=cols).to_reader()
     if isinstance(source, pa.Table):
-        source = source.to_batches(max_chunksize=1 << 20)
+        source = source.to_batches(max_chunksize=1 << 20) or [
+            pa.RecordBatch.from_pylist([], schema=source.schema)]
     if isinstance(source, pa.RecordBatch):
         source = [source]
     if not isinstance(source, (pa.RecordBatchReader, Iterable)) or isinstance(
@@ -278,7 +279,8 @@ def _progress(it: Iterable[Any], *, total: int | None, desc: str,
     ``progress=None`` shows a bar when tqdm is installed (``TQDM_DISABLE=1``
     silences it); ``False`` never; ``True`` always (an error without tqdm).
     """
-    if progress is False:
+    if progress is False or (progress is None and os.environ.get("TQDM_DISABLE", "").lower()
+                             not in ("", "0", "false")):
         return it
     try:
         from tqdm.auto import tqdm
@@ -336,7 +338,7 @@ def _group_parts(st: StreamState, batches: list[pa.RecordBatch],
         if whole:
             return [base.partial(tab)]
         return [base.update(tab)]
-    return [base.partial(pa.Table.from_batches([b])) for b in batches if b.num_rows]
+    return [base.partial(pa.Table.from_batches([b])) for b in batches]
 
 
 # ------------------------------------------------------------------ layers
@@ -627,8 +629,7 @@ def rolling(
     mets = _check_metrics(metrics)
     w_ns = round(to_seconds_duration(window, name="window") * 1e9)
     s_ns = round(to_seconds_duration(step, name="step") * 1e9)
-    late_ns = None if lateness is None else round(
-        to_seconds_duration(lateness, name="lateness") * 1e9)
+    late_ns = None if lateness is None else round(_nonneg_duration(lateness) * 1e9)
     base = StreamState.empty(**read_options)
     if "responsiveness" not in mets:
         base = _without_responsiveness(base)
