@@ -44,7 +44,18 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         source: object = simple_events(2_000, 50_000, seed=0)
     else:
         source = args.events
-    ev = eq.read_events(source, **_read_kwargs(args))
+    read_kw = _read_kwargs(args)
+    if getattr(args, "from_format", None):  # a platform export or archive (engagequal.io)
+        from engagequal import io as eqio
+
+        if args.events is None:
+            raise eq.errors.OptionError(f"--from {args.from_format} needs the archive's PATH")
+        source = eqio.read(args.from_format, args.events, strict=read_kw["strict"])
+        read_kw = {**eqio.READ_OPTIONS, **read_kw}
+        args.owner = eqio.owner_of(source)  # the archive's owner, for the ego view
+        if args.owner is not None:
+            print(f"archive owner: {args.owner}", file=sys.stderr)
+    ev = eq.read_events(source, **read_kw)
     out = Path(args.out)
     if out.exists() and any(out.iterdir()) and not args.overwrite:
         raise eq.errors.OptionError(f"{str(out)!r} is not empty; pass --overwrite to replace it")
@@ -128,6 +139,10 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Parquet / CSV file or folder (default: a generated sample)")
     a.add_argument("-o", "--out", default="eq-report", help="output folder for the tables")
     a.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    a.add_argument("--from", dest="from_format", default=None,
+                   choices=["mbox", "maildir", "twitter", "linkedin", "instagram", "facebook",
+                            "mastodon", "reddit", "convokit"],
+                   help="read EVENTS as this export / archive format (engagequal.io)")
     _mapping_args(a)
     a.set_defaults(func=_cmd_analyze)
     _synth_bench_parsers(sub)
