@@ -13,7 +13,8 @@ from __future__ import annotations
 
 import logging
 
-from engagequal import dask, errors, ingest
+from engagequal import dask, errors, ingest, plot
+from engagequal.api import analyze
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
@@ -21,6 +22,7 @@ from engagequal.metrics.layers import dunbar_layers, layer_stability, layers_fro
 from engagequal.metrics.quality import quality
 from engagequal.metrics.reciprocity import reciprocity
 from engagequal.metrics.responsiveness import responsiveness
+from engagequal.report import Report
 from engagequal.stream import Tracker, analyze_stream, rolling
 
 __version__ = "0.1.0"
@@ -28,9 +30,11 @@ __version__ = "0.1.0"
 __all__ = [
     "Accounting",
     "Events",
+    "Report",
     "Tracker",
     "Tree",
     "__version__",
+    "analyze",
     "analyze_stream",
     "conversation_tables",
     "conversations",
@@ -40,6 +44,7 @@ __all__ = [
     "ingest",
     "layer_stability",
     "layers_from_dyads",
+    "plot",
     "quality",
     "read_events",
     "reciprocity",
