@@ -1,0 +1,79 @@
+"""Run one (stage, tool) in a fresh interpreter; print seconds and peak memory as JSON.
+
+``python -m benchmarks.worker STAGE TOOL PATH [--save DIR]``
+
+Peak memory is ``ru_maxrss`` of this process after the stage minus its value
+once the tool is imported and idle (tracemalloc would miss Arrow's, DuckDB's
+and polars' own allocators).  Results are saved as Parquet for the runner's
+equality check, after the clock stops.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import resource
+import sys
+import time
+from pathlib import Path
+
+
+def maxrss_bytes() -> int:
+    """Peak resident memory of this process so far, in bytes."""
+    r = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    return int(r if sys.platform == "darwin" else r * 1024)
+
+
+def _import_tool(tool: str) -> None:
+    import numpy  # noqa: F401
+    import pyarrow.dataset
+    import pyarrow.parquet  # noqa: F401
+
+    import engagequal
+    import engagequal.metrics.reciprocity  # noqa: F401
+
+    if tool == "duckdb":
+        import duckdb  # noqa: F401
+    elif tool == "polars":
+        import polars  # noqa: F401
+    elif tool == "networkx":
+        import networkx  # noqa: F401
+    else:
+        import scipy.sparse  # noqa: F401
+
+
+def main(argv: list[str] | None = None) -> int:
+    p = argparse.ArgumentParser(prog="benchmarks.worker")
+    p.add_argument("stage")
+    p.add_argument("tool")
+    p.add_argument("path")
+    p.add_argument("--save", default=None, help="folder for the result tables")
+    a = p.parse_args(argv)
+    _import_tool(a.tool)
+    from benchmarks import stages
+
+    key = None
+    if a.stage == "floor_sort":
+        key = stages.eq_floor_sort_prepare(a.path)
+    else:
+        fn = stages.TOOLS[a.tool][a.stage]
+    base = maxrss_bytes()
+    t0 = time.perf_counter()
+    res = stages.eq_floor_sort(key) if a.stage == "floor_sort" else fn(a.path)
+    seconds = time.perf_counter() - t0
+    peak = maxrss_bytes()
+    if a.save:
+        import pyarrow.parquet as pq
+
+        out = Path(a.save)
+        out.mkdir(parents=True, exist_ok=True)
+        for name, table in res.items():
+            pq.write_table(table, out / f"{a.stage}.{a.tool}.{name}.parquet")
+    print(json.dumps({"stage": a.stage, "tool": a.tool, "seconds": seconds,
+                      "baseline_bytes": base, "peak_bytes": max(peak - base, 0),
+                      "tables": sorted(res)}))
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
