@@ -82,7 +82,8 @@ def read_linkedin_export(path: PathLike, *, strict: bool = True, owner: str | No
         when False, set it aside and count it.
     owner : str, optional
         The owner's profile URL.  By default the member taking part in the
-        most messages (the owner is in every one of them).
+        most conversations (the owner is in every one), ties broken by
+        messages sent.
     chain : bool, default True
         Read each conversation as one line of talk (each message's parent is
         the one before it; :func:`engagequal.io.add_chat`).
@@ -121,7 +122,8 @@ def read_linkedin_export(path: PathLike, *, strict: bool = True, owner: str | No
     problems = Problems("linkedin", strict)
     rows = Rows()
     convs: dict[str, list[ChatMessage]] = {}
-    counts: Counter[str] = Counter()
+    sent: Counter[str] = Counter()
+    member_of: dict[str, set[str]] = {}
     for name in arch.find("messages.csv"):
         table, first = _csv(arch, name, "CONVERSATION ID")
         where = arch.display(name)
@@ -140,15 +142,17 @@ def read_linkedin_export(path: PathLike, *, strict: bool = True, owner: str | No
                 recipients = [_person(None, n) for n in (r.get("TO") or "").split(",")]
             targets = list(dict.fromkeys(p for p in recipients if p and p != sender))
             conv = (r.get("CONVERSATION ID") or "").strip() or f"line {first + j + 1}"
-            counts.update({sender, *targets})
+            sent[sender] += 1
+            for m in (sender, *targets):
+                member_of.setdefault(m, set()).add(conv)
             if not targets:
                 problems.note("message_without_recipient")
                 targets_k: list[tuple[str | None, str]] = [(None, "message")]
             else:
                 targets_k = [(t, "message") for t in targets]
             convs.setdefault(conv, []).append((f"{conv}#{first + j + 1}", sender, ts, targets_k))
-    if owner is None and counts:
-        owner = counts.most_common(1)[0][0]
+    if owner is None and member_of:  # in the most conversations, then sent the most
+        owner = max(member_of, key=lambda m: (len(member_of[m]), sent[m], m))
     owner_id = owner if owner is not None else "owner"
     for conv, msgs in convs.items():
         add_chat(rows, msgs, conv, chain)
@@ -179,5 +183,8 @@ def _connection(r: dict[str, Any], where: str, loc: str, owner: str, problems: P
     if who is None or ts is None:
         problems.bad("bad_row", where, loc, "connection without a member or a usable "
                      f"'Connected On' ({r.get('Connected On')!r})")
+        return
+    if f"connection:{who}" in rows.event_id:
+        problems.skip("duplicate_id")
         return
     rows.add(f"connection:{who}", owner, ts, [(who, "connection")])

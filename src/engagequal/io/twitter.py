@@ -256,7 +256,7 @@ def _conversation(item: Any, where: str, loc: str, problems: Problems, rows: Row
         else:
             targets = [p for p in people if p != str(sender)]
         if not targets:
-            problems.note("dm_without_recipient")
+            problems.skip("dm_without_recipient")
             continue
         chat.append((eid, str(sender), ts, [(t, "message") for t in targets]))
     add_chat(rows, chat, cid or None, chain)
