@@ -42,7 +42,7 @@ def run_stream(data: Path) -> dict[str, Any]:
     t = time.perf_counter()
     out = eq.analyze_stream(data, metrics=METRICS, whole_threads=True, progress=False, **READ)
     dt = time.perf_counter() - t
-    return {"seconds": dt, "tables": {k: v.num_rows for k, v in out.items()}}
+    return {"seconds": dt, "tables": {k: v.num_rows for k, v in out.details.items()}}
 
 
 def run_memory(data: Path) -> dict[str, Any]:
@@ -65,7 +65,8 @@ def run_memory(data: Path) -> dict[str, Any]:
             "dyad": reciprocity_dyad(ev, d, opts)}
     tabs.update(conversation_tables(ev, levels=("thread", "dyad", "user")))
     st = StreamState(users=ev.users, du=d.u, dv=d.v, dw=d.w, dn=d.n, dfirst=d.first,
-                     dlast=d.last, time_type=ev.time_type)
+                     dlast=d.last, time_type=ev.time_type, wmin=int(ev.ts.min()),
+                     wmax=int(ev.ts.max()))
     tabs.update(_layer_tables(st, 0.0, {}))
     dt = time.perf_counter() - t
     return {"seconds": dt, "tables": {k: v.num_rows for k, v in tabs.items()}}

@@ -46,6 +46,11 @@ def memory_tables(table: pa.Table, **read: Any) -> dict[str, pa.Table]:
     return out
 
 
+def stream(source: Any, **options: Any) -> dict[str, pa.Table]:
+    """The per-family tables of the streamed report."""
+    return dict(eq.analyze_stream(source, **options).details)
+
+
 def check(got: dict[str, pa.Table], want: dict[str, pa.Table]) -> None:
     for name, table in want.items():
         assert_tables_close(got[name], table)
@@ -89,7 +94,7 @@ def test_hash_ids_is_stable_and_spread() -> None:
 def test_bucketed_folder_equals_in_memory(tmp_path: Path) -> None:
     t = forest(600, 2)
     write_events(t, tmp_path, buckets=4, event_id="id", parent="parent")
-    got = eq.analyze_stream(tmp_path, progress=False, **TREE)
+    got = stream(tmp_path, progress=False, **TREE)
     check(got, memory_tables(t, **TREE))
 
 
@@ -97,13 +102,13 @@ def test_bucketed_folder_equals_in_memory(tmp_path: Path) -> None:
 def test_iterator_of_batches_equals_in_memory(table: pa.Table, cuts: list[int]) -> None:
     batches = [b for p in split(table, cuts) for b in p.to_batches()] or [
         pa.RecordBatch.from_pylist([], schema=table.schema)]
-    check(eq.analyze_stream(iter(batches), progress=False), memory_tables(table))
+    check(stream(iter(batches), progress=False), memory_tables(table))
 
 
 @given(st.integers(0, 10_000), st.lists(st.integers(0, 300), max_size=4))
 def test_open_threads_buffered_until_the_end(seed: int, cuts: list[int]) -> None:
     t = forest(300, seed)
-    got = eq.analyze_stream(split(t, cuts), progress=False, **TREE)
+    got = stream(split(t, cuts), progress=False, **TREE)
     check(got, memory_tables(t, **TREE))
 
 
@@ -117,10 +122,10 @@ def test_pyarrow_dataset_source(tmp_path: Path) -> None:
         t = simple_events(50, 2000, seed=4)
     for i, part in enumerate(split(t, [500, 1300])):
         pq.write_table(part, tmp_path / f"p{i}.parquet")
-    got = eq.analyze_stream(ds.dataset(tmp_path), progress=False)
+    got = stream(ds.dataset(tmp_path), progress=False)
     check(got, memory_tables(t))
     # an in-memory dataset is streamed batch by batch
-    got2 = eq.analyze_stream(ds.dataset(t), metrics=["reciprocity"], progress=False)
+    got2 = stream(ds.dataset(t), metrics=["reciprocity"], progress=False)
     assert_tables_close(got2["reciprocity_user"], got["reciprocity_user"])
 
 
@@ -138,9 +143,9 @@ def test_truncated_file_names_the_file_and_keeps_what_was_merged(tmp_path: Path)
     raw = (tmp_path / "part-0.parquet").read_bytes()
     (tmp_path / "part-9.parquet").write_bytes(raw[: len(raw) // 2])
     with pytest.raises(BatchError, match=r"part-9\.parquet") as info:
-        eq.analyze_stream(tmp_path, progress=False)
+        stream(tmp_path, progress=False)
     assert info.value.where.endswith("part-9.parquet")
-    resumed = eq.analyze_stream([], state=info.value.state, progress=False)
+    resumed = stream([], state=info.value.state, progress=False)
     check(resumed, memory_tables(t))
 
 
@@ -149,7 +154,7 @@ def test_schema_drift_names_the_file(tmp_path: Path) -> None:
     drift = t.slice(0, 10).set_column(2, "ts", t.column("ts").slice(0, 10).cast(pa.float64()))
     pq.write_table(drift, tmp_path / "part-5.parquet")
     with pytest.raises(BatchError, match=r"part-5\.parquet.*schema drift") as info:
-        eq.analyze_stream(tmp_path, progress=False)
+        stream(tmp_path, progress=False)
     check(info.value.state.finalize(), memory_tables(t))
 
 
@@ -168,15 +173,38 @@ def test_checkpoint_and_resume(tmp_path: Path) -> None:
 
     t = forest(300, 7)
     first, second = split(t, [150])
-    eq.analyze_stream([first], checkpoint=tmp_path / "ck", progress=False, **TREE)
-    got = eq.analyze_stream([second], state=StreamState.load(tmp_path / "ck"),
+    stream([first], checkpoint=tmp_path / "ck", progress=False, **TREE)
+    got = stream([second], state=StreamState.load(tmp_path / "ck"),
                             progress=False)
     check(got, memory_tables(t, **TREE))
 
 
+@pytest.mark.parametrize("method", ["rank", "natural"])
+def test_layers_and_report_equal_analyze(tmp_path: Path, method: str) -> None:
+    from engagequal.synth import population
+
+    t, _ = population(300, 20_000, seed=3)
+    write_events(t, tmp_path, buckets=3, thread="thread")
+    read = {"event_id": "event_id", "parent": "parent", "thread": "thread"}
+    mets = ["reciprocity", "conversations", "layers"]
+    got = eq.analyze_stream(tmp_path, metrics=mets, layer_method=method, progress=False,
+                            **read)
+    want = eq.analyze(t, metrics=mets, layer_method=method, **read)
+    def drop_mc(t: pa.Table) -> pa.Table:
+        # the natural method's Monte-Carlo null p-value reacts to last-bit float
+        # differences of summed weights; every deterministic column must match
+        return t.drop_columns([c for c in t.column_names if c.startswith("null_p")])
+
+    for name in ("layers_tie", "layers_ego", "layers_global", "conversations_thread",
+                 "reciprocity_user"):
+        assert_tables_close(drop_mc(got.details[name]), drop_mc(want.details[name]))
+    assert_tables_close(drop_mc(got.users), drop_mc(want.users))
+    assert got.summary.column("events").to_pylist() == [t.num_rows]
+
+
 def test_unknown_metric_is_an_option_error() -> None:
     with pytest.raises(eq.errors.OptionError, match="unknown metric"):
-        eq.analyze_stream([], metrics=["size"])
+        stream([], metrics=["size"])
 
 
 # ------------------------------------------------------------------- Tracker
@@ -262,10 +290,10 @@ def test_rolling_conversations_per_window() -> None:
 def test_progress_bar_can_be_forced_and_silenced(capsys: pytest.CaptureFixture[str],
                                                  monkeypatch: pytest.MonkeyPatch) -> None:
     batches = [pa.record_batch({"actor": [1], "target": [2], "ts": [i]}) for i in range(3)]
-    eq.analyze_stream(batches, progress=True)
+    stream(batches, progress=True)
     assert "engagequal stream" in capsys.readouterr().err
     monkeypatch.setenv("TQDM_DISABLE", "1")
-    eq.analyze_stream(batches)
+    stream(batches)
     assert capsys.readouterr().err == ""
-    eq.analyze_stream(batches, progress=False)
+    stream(batches, progress=False)
     assert capsys.readouterr().err == ""

@@ -175,6 +175,9 @@ class StreamState:
     dlast: NDArray[np.int64] = field(default_factory=lambda: _z(_I64))
     ref: int | None = None
     max_ts: int | None = None
+    # earliest and latest event time inside the window (layer frequencies)
+    wmin: int | None = None
+    wmax: int | None = None
     self_interactions: int = 0
     # per (user, kind), sorted by (user, kind)
     ku: NDArray[np.int32] = field(default_factory=lambda: _z(_I32))
@@ -314,9 +317,12 @@ class StreamState:
         ``(Events, Dyads)`` apply unchanged."""
         n = self.n_users
         kw = merge_kind_weights(self.read_options.get("kind_weights"))
+        ts = np.full(n, self.wmax or 0, dtype=_I64)
+        if n:
+            ts[0] = self.wmin or 0
         return Events(
             actor=np.arange(n, dtype=_I32), target=np.full(n, -1, dtype=_I32),
-            ts=np.zeros(n, dtype=_I64), kind=np.zeros(n, dtype=np.int16),
+            ts=ts, kind=np.zeros(n, dtype=np.int16),
             weight=np.zeros(n), users=self.users, kinds=self.kinds or ("interaction",),
             kind_weights=kw, time_type=self.time_type or pa.int64(), tree=None,
             accounting=self.accounting(),
@@ -421,6 +427,7 @@ class StreamState:
                 "format": "engagequal.state", "version": FORMAT_VERSION,
                 "options": self.options.to_json(), "read_options": self.read_options,
                 "kinds": list(self.kinds), "ref": self.ref, "max_ts": self.max_ts,
+                "wmin": self.wmin, "wmax": self.wmax,
                 "self_interactions": self.self_interactions, "rows_in": self.rows_in,
                 "rows_used": self.rows_used, "set_aside": self.set_aside, "notes": self.notes,
                 "threads": {k: len(v) for k, v in self.threads.items()},
@@ -488,6 +495,7 @@ class StreamState:
             kinds=tuple(meta["kinds"]),
             du=dy["u"], dv=dy["v"], dw=dy["w"], dn=dy["n"], dfirst=dy["first"],
             dlast=dy["last"], ref=meta["ref"], max_ts=meta["max_ts"],
+            wmin=meta.get("wmin"), wmax=meta.get("wmax"),
             self_interactions=meta["self_interactions"],
             ku=kc["user"], kk=kc["kind"], kn_out=kc["n_out"], kw_out=kc["w_out"],
             kn_in=kc["n_in"], kw_in=kc["w_in"],
@@ -624,6 +632,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     st = replace(
         base, time_type=ev.time_type, users=users, kinds=tuple(ev.kinds),
         du=d.u, dv=d.v, dw=d.w, dn=d.n, dfirst=d.first, dlast=d.last, ref=ref, max_ts=max_ts,
+        wmin=int(ts.min()) if ts.size else None, wmax=int(ts.max()) if ts.size else None,
         self_interactions=int(np.count_nonzero(actor == target)),
         ku=(ku // nk).astype(_I32), kk=(ku % nk).astype(np.int16),
         kn_out=kn_out, kw_out=kw_out, kn_in=kn_in, kw_in=kw_in,
@@ -762,11 +771,14 @@ def merge_states(states: Sequence[StreamState]) -> StreamState:
     threads = {name: parts if len(parts) <= 16 else [merge_thread_partials(name, parts)]
                for name, parts in threads.items()}
     maxes = [s.max_ts for s in live if s.max_ts is not None]
+    wmins = [s.wmin for s in live if s.wmin is not None]
+    wmaxs = [s.wmax for s in live if s.wmax is not None]
     out = StreamState(
         options=first.options, read_options=first.read_options,
         time_type=types.pop() if types else None, users=users, kinds=kinds,
         du=du, dv=dv, dw=w, dn=n, dfirst=f, dlast=last, ref=ref,
         max_ts=max(maxes) if maxes else None,
+        wmin=min(wmins) if wmins else None, wmax=max(wmaxs) if wmaxs else None,
         self_interactions=sum(s.self_interactions for s in live),
         ku=(kk_ // nk).astype(_I32), kk=(kk_ % nk).astype(np.int16),
         kn_out=kno, kw_out=kwo, kn_in=kni, kw_in=kwi,

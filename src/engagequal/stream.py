@@ -27,6 +27,7 @@ from engagequal.errors import EngagequalError, InputError, MissingExtraError, Op
 from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
+from engagequal.report import Report
 from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
 
 __all__ = ["BatchError", "Tracker", "analyze_stream", "rolling"]
@@ -344,25 +345,18 @@ def _group_parts(st: StreamState, batches: list[pa.RecordBatch],
 # ------------------------------------------------------------------ layers
 def _layer_tables(st: StreamState, min_weight: float,
                   layer_options: dict[str, Any]) -> dict[str, pa.Table]:
-    """Dunbar layer tables of the merged dyads (when the layers module exists)."""
-    import importlib
+    """Dunbar layer tables of the merged dyads, by the in-memory orchestration
+    (:func:`engagequal.api.analyze`'s layer step) on the state's dyads."""
+    from engagequal.api import _layers
+    from engagequal.metrics._ties import TieOptions
 
-    try:
-        _layers = importlib.import_module("engagequal.metrics.layers")
-    except ImportError:
-        return {}
-    fn = getattr(_layers, "layer_tables_from_dyads", None)
-    if fn is None:
-        return {}
-    out: dict[str, pa.Table] = fn(st.events_shell(), st.dyads(), span_ns=_span(st),
-                                  min_weight=min_weight, **layer_options)
+    opts = dict(layer_options)
+    method = opts.pop("layer_method", "natural")
+    tt = st.time_type or pa.int64()
+    t0, t1 = st.options.bounds(tt)
+    tie = TieOptions(t0=t0, t1=t1, half_life=None, reference=None, min_weight=min_weight)
+    out: dict[str, pa.Table] = _layers(st.events_shell(), st.dyads(), tie, method, opts)
     return out
-
-
-def _span(st: StreamState) -> int:
-    if st.n_dyads == 0:
-        return 0
-    return int(st.dlast.max() - st.dfirst.min())
 
 
 def _tables(st: StreamState, *, metrics: Sequence[str] | None, min_weight: float,
@@ -387,10 +381,12 @@ def analyze_stream(
     state: StreamState | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
+    layer_method: str = "natural",
     layer_options: dict[str, Any] | None = None,
     **read_options: Any,
-) -> dict[str, pa.Table]:
-    """Analyse a stream of events in bounded memory.
+) -> Report:
+    """Analyse a stream of events in bounded memory: the same
+    :class:`~engagequal.report.Report` as :func:`engagequal.analyze`.
 
     Parameters
     ----------
@@ -423,13 +419,19 @@ def analyze_stream(
     **read_options
         Column mapping for :func:`engagequal.read_events`.
 
+    layer_method, layer_options
+        As for :func:`engagequal.analyze`.
+
     Returns
     -------
-    dict of str to pyarrow.Table
-        ``reciprocity_global``, ``reciprocity_user``, ``reciprocity_dyad``,
-        ``responsiveness_user``, ``kind_counts``, ``accounting`` and, with
-        reply trees, ``conversations_thread``, ``conversations_dyad``,
-        ``conversations_user``; each equals its in-memory counterpart.
+    Report
+        As :func:`engagequal.analyze` (without the quality score, which needs
+        per-event detail).  ``report.details`` holds the per-family tables
+        (``reciprocity_global``, ``reciprocity_user``, ``reciprocity_dyad``,
+        ``responsiveness_user``, ``conversations_thread``,
+        ``conversations_dyad``, ``conversations_user``, ``layers_tie``,
+        ``layers_ego``, ``layers_global``, ``kind_counts``, ``accounting``);
+        each equals its in-memory counterpart.
 
     Raises
     ------
@@ -452,8 +454,8 @@ def analyze_stream(
     >>> import engagequal as eq
     >>> batches = [pa.record_batch({"actor": [1, 2], "target": [2, 1], "ts": [0, 5]}),
     ...            pa.record_batch({"actor": [2, 3], "target": [3, 1], "ts": [9, 9]})]
-    >>> t = eq.analyze_stream(batches, progress=False)
-    >>> t["reciprocity_global"].column("arc").to_pylist()
+    >>> r = eq.analyze_stream(batches, metrics=["reciprocity"], progress=False)
+    >>> r.summary.column("arc").to_pylist()
     [0.5]
     """
     mets = _check_metrics(metrics)
@@ -467,8 +469,27 @@ def analyze_stream(
     final = acc.compact()
     if checkpoint is not None:
         final.save(checkpoint)
-    return _tables(final, metrics=mets, min_weight=min_weight,
-                   layer_options=layer_options or {})
+    lo = {**(layer_options or {}), "layer_method": layer_method}
+    parts = _tables(final, metrics=mets, min_weight=min_weight, layer_options=lo)
+    return report_of(parts, final, options={
+        "metrics": mets, "layer_method": layer_method, "window": window,
+        "half_life": half_life, "min_weight": min_weight, "delta": delta, "streamed": True})
+
+
+def report_of(parts: dict[str, pa.Table], st: StreamState, *,
+              options: dict[str, Any]) -> Report:
+    """A :class:`~engagequal.report.Report` of streamed tables, with the event
+    counts first in the summary as :func:`engagequal.analyze` puts them."""
+    from engagequal.report import Report
+
+    known = {k: v for k, v in parts.items() if k != "kind_counts"}
+    rep = Report.from_tables(known, options={**options, "events": st.rows_used,
+                                             "rows_in": st.rows_in})
+    s = rep.summary
+    row = {"events": st.rows_used, "rows_in": st.rows_in} | (
+        s.to_pylist()[0] if s.num_rows else {})
+    return replace(rep, summary=pa.Table.from_pylist([row]),
+                   details={**rep.details, "kind_counts": parts["kind_counts"]})
 
 
 def _without_responsiveness(st: StreamState) -> StreamState:
@@ -548,6 +569,14 @@ class Tracker:
         if level not in ("global", "user", "dyad"):
             raise OptionError(f"level must be one of ('global', 'user', 'dyad'), got {level!r}")
         return self.tables(("reciprocity",))[f"reciprocity_{level}"]
+
+    def report(self, metrics: Sequence[str] | None = None, *,
+               layer_method: str = "natural") -> Report:
+        """The current :class:`~engagequal.report.Report` (see :func:`analyze_stream`)."""
+        mets = _check_metrics(metrics)
+        parts = _tables(self.state, metrics=mets, min_weight=self.min_weight,
+                        layer_options={"layer_method": layer_method})
+        return report_of(parts, self.state, options={"metrics": mets, "streamed": True})
 
     def responsiveness(self) -> pa.Table:
         """The current per-user responsiveness table."""
@@ -707,7 +736,8 @@ _USER_METRICS = ("node_reciprocity", "out_share", "connections", "contacts", "au
 def _tidy(st: StreamState, k: int, origin: int, w_ns: int, s_ns: int, mets: Sequence[str],
           min_weight: float, prev_layers: dict[int, pa.Table]) -> pa.Table:
     """Long rows of one window (``window_start`` in ns for now)."""
-    tabs = _tables(st, metrics=mets, min_weight=min_weight, layer_options={})
+    tabs = _tables(st, metrics=mets, min_weight=min_weight,
+                   layer_options={"layer_method": "rank"})
     parts: list[tuple[str, pa.Array | None, str, pa.Array]] = []
     if "reciprocity_global" in tabs:
         g = tabs["reciprocity_global"]
