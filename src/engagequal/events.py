@@ -148,7 +148,10 @@ class Events:
 
     def user_ids(self, codes: NDArray[Any]) -> pa.Array:
         """Original ids of user ``codes``."""
-        return self.users.take(pa.array(np.asarray(codes, dtype=np.int64)))
+        codes = np.asarray(codes)
+        if pa.types.is_integer(self.users.type) and self.users.null_count == 0:
+            return pa.array(self.users.to_numpy()[codes], self.users.type)
+        return self.users.take(pa.array(codes.astype(np.int64, copy=False)))
 
     def code_of(self, user: Any) -> int:
         """The code of one original user id (``KeyError`` if absent)."""

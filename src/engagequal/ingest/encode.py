@@ -1,8 +1,9 @@
-"""Encode original ids as dense codes whose order is the id order."""
+"""Encode original ids as dense codes whose order is the id order, and kinds as small codes."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -11,15 +12,23 @@ from numpy.typing import NDArray
 
 from engagequal.errors import InputError
 
-__all__ = ["encode_ids", "id_type"]
+__all__ = ["encode_ids", "encode_kinds", "id_type"]
+
+Column = Any  # a pyarrow Array or ChunkedArray
 
 
 def id_type(types: Sequence[pa.DataType], names: Sequence[str]) -> pa.DataType:
     """The common id type of the id columns: ``int64`` or ``string``.
 
-    Unsigned and narrower integers widen to ``int64``; ``large_string`` and
-    dictionary-encoded strings become ``string``; mixing strings with numbers
-    is an error (ids are never guessed).
+    Unsigned and narrower integers widen to ``int64``; ``large_string``,
+    ``string_view`` and dictionary-encoded strings become ``string``; mixing
+    strings with numbers is an error (ids are never guessed).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> id_type([pa.int32(), pa.uint8()], ["actor", "target"])
+    DataType(int64)
     """
     kinds = []
     for t, n in zip(types, names, strict=True):
@@ -27,7 +36,8 @@ def id_type(types: Sequence[pa.DataType], names: Sequence[str]) -> pa.DataType:
             t = t.value_type
         if pa.types.is_integer(t):
             kinds.append("int")
-        elif pa.types.is_string(t) or pa.types.is_large_string(t):
+        elif (pa.types.is_string(t) or pa.types.is_large_string(t)
+              or pa.types.is_string_view(t)):
             kinds.append("str")
         elif pa.types.is_null(t):
             kinds.append("null")
@@ -43,9 +53,15 @@ def id_type(types: Sequence[pa.DataType], names: Sequence[str]) -> pa.DataType:
     return pa.string() if "str" in kinds else pa.int64()
 
 
+def _chunks(col: Column) -> list[pa.Array]:
+    return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
+
+
 def _normalise(col: pa.Array, typ: pa.DataType) -> pa.Array:
     if pa.types.is_dictionary(col.type):
         col = col.dictionary_decode()
+    if col.type == typ:
+        return col
     if typ == pa.int64() and col.type == pa.uint64():
         big = pc.greater(col, pa.scalar(np.iinfo(np.int64).max, pa.uint64()))
         if pc.any(big).as_py():
@@ -54,13 +70,13 @@ def _normalise(col: pa.Array, typ: pa.DataType) -> pa.Array:
 
 
 def encode_ids(
-    columns: Sequence[pa.Array], typ: pa.DataType
+    columns: Sequence[Column], typ: pa.DataType
 ) -> tuple[list[NDArray[np.int32]], pa.Array]:
     """Encode several id columns (no nulls) against one shared dictionary.
 
     Parameters
     ----------
-    columns : sequence of pyarrow.Array
+    columns : sequence of pyarrow.Array or ChunkedArray
         Id columns of one type family, without nulls.
     typ : pyarrow.DataType
         ``int64`` or ``string`` (see :func:`id_type`).
@@ -70,54 +86,106 @@ def encode_ids(
     codes : list of ndarray of int32
         One code array per column; ``dictionary[code]`` is the id.
     dictionary : pyarrow.Array
-        The distinct ids in ascending order.
+        The distinct ids in ascending order (so codes follow the id order and
+        do not depend on the row order).
 
     Notes
     -----
-    Integer ids in a range at most four times the number of values are encoded
-    by a direct lookup table (linear time); other ids by hashing the values
-    (``pyarrow`` dictionary encoding) and sorting only the distinct ones.
+    Integer ids in a range at most four times the number of values (or
+    ``2**16``) are encoded by a direct lookup table: two linear passes, no
+    hashing and no sort of the values.  Other ids are hashed once (Arrow
+    dictionary encoding) and only the distinct values are sorted.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> (a, b), d = encode_ids([pa.array([30, 10]), pa.array([10, 20])], pa.int64())
+    >>> a.tolist(), b.tolist(), d.to_pylist()
+    ([2, 0], [0, 1], [10, 20, 30])
+    >>> (a,), d = encode_ids([pa.array(["é", "b", "é"])], pa.string())
+    >>> a.tolist(), d.to_pylist()
+    ([1, 0, 1], ['b', 'é'])
     """
-    cols = [_normalise(c, typ) for c in columns]
+    chunked = [[_normalise(c, typ) for c in _chunks(col)] for col in columns]
+    sizes = [sum(len(c) for c in cols) for cols in chunked]
+    total = sum(sizes)
+    if total == 0:
+        return [np.zeros(0, np.int32) for _ in columns], pa.array([], typ)
     if typ == pa.int64():
-        arrs = [c.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) for c in cols]
-        total = sum(a.size for a in arrs)
-        if total == 0:
-            return [np.zeros(0, np.int32) for _ in arrs], pa.array([], pa.int64())
-        lo = min(int(a.min()) for a in arrs if a.size)
-        hi = max(int(a.max()) for a in arrs if a.size)
-        span = hi - lo + 1
-        if 0 < span <= max(4 * total, 1 << 16):
-            present = np.zeros(span, dtype=bool)
-            for a in arrs:
-                present[a - lo] = True
-            lut = np.cumsum(present, dtype=np.int64) - 1
-            dictionary = np.flatnonzero(present) + lo
-            codes: list[NDArray[np.int32]] = [lut[a - lo].astype(np.int32) for a in arrs]
-            return codes, pa.array(dictionary, pa.int64())
-        allv = np.concatenate(arrs)
-        dictionary, inv = np.unique(allv, return_inverse=True)
-        inv = inv.astype(np.int32)
-        out: list[NDArray[np.int32]] = []
-        start = 0
-        for a in arrs:
-            out.append(inv[start:start + a.size].astype(np.int32, copy=False))
-            start += a.size
-        return out, pa.array(dictionary, pa.int64())
-    chunked = pa.chunked_array(cols, type=typ)
-    enc = pc.dictionary_encode(chunked)
-    # unify dictionaries of the chunks
-    enc = enc.unify_dictionaries()
-    dict0 = enc.chunk(0).dictionary if enc.num_chunks else pa.array([], typ)
+        arrs = [[c.to_numpy(zero_copy_only=False) for c in cols if len(c)] for cols in chunked]
+        flat = [a for cols in arrs for a in cols]
+        lo = min(int(a.min()) for a in flat)
+        hi = max(int(a.max()) for a in flat)
+        limit = max(4 * total, 1 << 16)
+        if hi - lo < limit:
+            off = 0 if lo >= 0 and hi < limit else lo
+            present = np.zeros(hi - off + 1, dtype=bool)
+            for a in flat:
+                present[a - off if off else a] = True
+            lut = np.cumsum(present, dtype=np.int32)
+            lut -= 1
+            codes: list[NDArray[np.int32]] = []
+            for cols, size in zip(arrs, sizes, strict=True):
+                out = np.empty(size, dtype=np.int32)
+                pos = 0
+                for a in cols:
+                    np.take(lut, a - off if off else a, out=out[pos:pos + a.size])
+                    pos += a.size
+                codes.append(out)
+            return codes, pa.array(np.flatnonzero(present) + off, pa.int64())
+    allc = pa.chunked_array([c for cols in chunked for c in cols if len(c)], type=typ)
+    enc = pc.dictionary_encode(allc)  # one dictionary shared by every chunk
+    dict0 = enc.chunk(0).dictionary
     order = pc.sort_indices(dict0).to_numpy()
     rank = np.empty(len(order), dtype=np.int32)
     rank[order] = np.arange(len(order), dtype=np.int32)
     dictionary = dict0.take(pa.array(order))
-    # pyarrow drops empty chunks: map the codes back to the columns they came from
-    chunk_codes = iter([rank[enc.chunk(i).indices.to_numpy(zero_copy_only=False)]
-                        for i in range(enc.num_chunks)])
-    keep_empty = enc.num_chunks == len(cols)
-    res: list[NDArray[np.int32]] = [
-        next(chunk_codes) if len(c) or keep_empty else np.zeros(0, np.int32) for c in cols
-    ]
+    res: list[NDArray[np.int32]] = []
+    i = 0
+    for cols, size in zip(chunked, sizes, strict=True):
+        out = np.empty(size, dtype=np.int32)
+        pos = 0
+        for c in cols:
+            if not len(c):
+                continue
+            idx = enc.chunk(i).indices.to_numpy(zero_copy_only=False)
+            np.take(rank, idx, out=out[pos:pos + idx.size])
+            pos += idx.size
+            i += 1
+        res.append(out)
     return res, dictionary
+
+
+def encode_kinds(col: Column, default: str) -> tuple[list[str], NDArray[np.int16]]:
+    """Kind names (null is ``default``) as ``int16`` codes into a list of names.
+
+    Dictionary-encoded columns (Parquet string columns read as dictionaries)
+    are mapped dictionary by dictionary, without materialising the strings.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> names, codes = encode_kinds(pa.array(["like", None, "like"]), "interaction")
+    >>> [names[c] for c in codes]
+    ['like', 'interaction', 'like']
+    """
+    names: dict[str, int] = {}
+    parts: list[NDArray[np.int16]] = []
+    for chunk in _chunks(col):
+        if not pa.types.is_dictionary(chunk.type):
+            if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
+                chunk = chunk.cast(pa.string())
+            chunk = chunk.dictionary_encode()
+        values = chunk.dictionary.cast(pa.string()).to_pylist()
+        keys = [default if v is None else str(v) for v in values]
+        idx = chunk.indices
+        if idx.null_count:
+            keys.append(default)
+            idx = pc.fill_null(idx, len(values))  # null -> the default kind's slot
+        remap = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int16)
+        parts.append(remap[idx.to_numpy(zero_copy_only=False)])
+    codes = (np.concatenate(parts) if len(parts) > 1 else parts[0]) if parts \
+        else np.zeros(0, np.int16)
+    kinds = sorted(names)  # codes in name order, whatever the row order
+    final = np.array([kinds.index(k) for k in names], dtype=np.int16)
+    return kinds, final[codes] if len(names) else codes

@@ -23,7 +23,7 @@ from engagequal.errors import (
     UnknownKindError,
 )
 from engagequal.events import Accounting, Events, Tree
-from engagequal.ingest.encode import encode_ids, id_type
+from engagequal.ingest.encode import encode_ids, encode_kinds, id_type
 from engagequal.ingest.schema import DEFAULT_KIND, ColumnMap, merge_kind_weights, times_to_ns
 from engagequal.ingest.sources import to_table
 from engagequal.kernels.trees import cycle_members, root_and_depth
@@ -137,11 +137,14 @@ def read_events(
         raise OptionError("parent= needs event_id= (the ids the parents refer to)")
     cmap = ColumnMap(actor=actor, target=target, ts=ts, kind=kind, event_id=event_id,
                      parent=parent, thread=thread, weight=weight)
-    table = to_table(source, columns=list(cmap.roles().values()))
+    table = to_table(source, columns=list(cmap.roles().values()),
+                     dictionary=[cmap.kind] if cmap.kind else [])
     return events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
 
 
 def _mask(col: pa.ChunkedArray | pa.Array) -> NDArray[np.bool_]:
+    if col.null_count == 0:
+        return np.zeros(len(col), dtype=bool)
     return np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
 
 
@@ -231,13 +234,13 @@ def events_from_table(
     weights = merge_kind_weights(kind_weights)
 
     # --- row-level checks -------------------------------------------------
-    actor_col = _flat(table[cmap.actor])
+    actor_col = table[cmap.actor]  # chunked: ids are encoded chunk by chunk, never combined
     rows.flag("null_actor", _mask(actor_col), cmap.actor, "have a null actor")
     if cmap.target is not None:
-        target_col = _flat(table[cmap.target])
+        target_col = table[cmap.target]
         tnull = _mask(target_col)
     else:
-        target_col = pa.nulls(n, actor_col.type)
+        target_col = pa.chunked_array([pa.nulls(n, actor_col.type)])
         tnull = np.ones(n, dtype=bool)
     if cmap.parent is None:
         rows.flag("null_target", tnull, cmap.target, "have a null target and are not replies")
@@ -245,13 +248,7 @@ def events_from_table(
     rows.flag("bad_ts", ts_bad, cmap.ts, "have a null, NaN, infinite or unparseable time")
 
     if cmap.kind is not None:
-        kcol = _flat(table[cmap.kind])
-        if pa.types.is_dictionary(kcol.type):
-            kcol = kcol.dictionary_decode()
-        kcol = pc.fill_null(kcol.cast(pa.string()), DEFAULT_KIND)
-        kenc = kcol.dictionary_encode()
-        kind_names = [str(k) for k in kenc.dictionary.to_pylist()]
-        kind_code = kenc.indices.to_numpy(zero_copy_only=False).astype(np.int16)
+        kind_names, kind_code = encode_kinds(table[cmap.kind], DEFAULT_KIND)
         unknown = [i for i, k in enumerate(kind_names) if k not in weights]
         if unknown:
             rows.flag("unknown_kind", np.isin(kind_code, unknown), cmap.kind,
@@ -292,16 +289,20 @@ def events_from_table(
         tree_state = _build_tree(rows, table, eid_col, keep, cmap, notes)
         keep = ~rows.bad
         parent_pos = tree_state
-    kidx = np.flatnonzero(keep)
-    take = pa.array(kidx)
-    a_col = actor_col.take(take)
-    t_col = target_col.take(take)
-    tnull_k = tnull[kidx]
-    t_enc_src = t_col.filter(pa.array(~tnull_k)) if tnull_k.any() else t_col
+    all_kept = bool(keep.all())  # the common case: no copies of the columns
+    kidx = np.arange(n, dtype=np.int64) if all_kept else np.flatnonzero(keep)
+    a_col = actor_col if all_kept else actor_col.take(pa.array(kidx))
+    t_col = target_col if all_kept else target_col.take(pa.array(kidx))
+    tnull_k = tnull if all_kept else tnull[kidx]
+    any_tnull = bool(tnull_k.any())
+    t_enc_src = t_col.filter(pa.array(~tnull_k)) if any_tnull else t_col
     typ = id_type([actor_col.type, target_col.type], [cmap.actor, cmap.target or "target"])
     (a_codes, t_codes_part), users = encode_ids([a_col, t_enc_src], typ)
-    t_codes = np.full(kidx.size, -1, dtype=np.int32)
-    t_codes[~tnull_k] = t_codes_part
+    if any_tnull:
+        t_codes = np.full(kidx.size, -1, dtype=np.int32)
+        t_codes[~tnull_k] = t_codes_part
+    else:
+        t_codes = t_codes_part
 
     if parent_pos is not None:
         # replies without a target are aimed at their parent's actor
@@ -314,9 +315,9 @@ def events_from_table(
     return Events(
         actor=a_codes,
         target=t_codes,
-        ts=ts_ns[kidx],
-        kind=kind_code[kidx],
-        weight=np.ascontiguousarray(weight[kidx], dtype=np.float64),
+        ts=ts_ns if all_kept else ts_ns[kidx],
+        kind=kind_code if all_kept else kind_code[kidx],
+        weight=np.ascontiguousarray(weight if all_kept else weight[kidx], dtype=np.float64),
         users=users,
         kinds=tuple(kind_names),
         kind_weights=weights,

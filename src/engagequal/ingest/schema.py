@@ -10,6 +10,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from engagequal.errors import InvalidTimeError, OptionError
 
@@ -96,16 +97,39 @@ def merge_kind_weights(kind_weights: Mapping[str, float] | None) -> dict[str, fl
 _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
 
 
-def times_to_ns(col: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray, np.ndarray]:
+def times_to_ns(
+    col: pa.ChunkedArray | pa.Array, name: str
+) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
     """Convert a time column to int64 nanoseconds since the epoch (UTC).
 
     Returns the values and a boolean mask of rows whose time is unusable (null,
-    NaN, infinite, out of range or unparseable).  Numeric columns are epoch
-    seconds; timestamp columns keep their unit and time zone; string columns
-    are parsed as ISO 8601.
+    NaN, infinite, out of range or unparseable; their value is 0).  Numeric
+    columns are epoch seconds; timestamp columns of any unit keep their
+    instant (a zone changes the display, not the instant; a naive timestamp
+    is read as UTC); dates are midnight UTC; string columns are parsed as ISO
+    8601.  Chunks are converted one by one into one output array.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> v, bad = times_to_ns(pa.array([1.5, None, float("inf")]), "ts")
+    >>> v.tolist(), bad.tolist()
+    ([1500000000, 0, 0], [False, True, True])
     """
-    if isinstance(col, pa.ChunkedArray):
-        col = col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
+    chunks = list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
+    n = sum(len(c) for c in chunks)
+    out = np.empty(n, dtype=np.int64)
+    bad = np.zeros(n, dtype=bool)
+    pos = 0
+    for chunk in chunks:
+        m = len(chunk)
+        _chunk_to_ns(chunk, name, out[pos:pos + m], bad[pos:pos + m])
+        pos += m
+    return out, bad
+
+
+def _chunk_to_ns(col: pa.Array, name: str, out: NDArray[np.int64],
+                 bad: NDArray[np.bool_]) -> None:
     t = col.type
     if pa.types.is_dictionary(t):
         col = col.dictionary_decode()
@@ -119,33 +143,31 @@ def times_to_ns(col: pa.ChunkedArray | pa.Array, name: str) -> tuple[np.ndarray,
     if pa.types.is_date(t):
         col = pc.cast(col, pa.timestamp("s"))
         t = col.type
-    if pa.types.is_timestamp(t):
-        bad = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        raw = pc.fill_null(col.cast(pa.int64()), 0).to_numpy(zero_copy_only=False)
-        scale = _UNIT_NS[t.unit]
+    if pa.types.is_null(t):
+        out[:] = 0
+        bad[:] = True
+        return
+    if pa.types.is_timestamp(t) or pa.types.is_integer(t):
+        scale = _UNIT_NS[t.unit] if pa.types.is_timestamp(t) else 1_000_000_000
+        if col.null_count:
+            bad |= col.is_null().to_numpy(zero_copy_only=False)
+            col = pc.fill_null(col, pa.scalar(0, col.type))
+        raw = (col.cast(pa.int64()) if pa.types.is_timestamp(t) else col).to_numpy(
+            zero_copy_only=False)
         lim = np.iinfo(np.int64).max // scale
-        over = np.abs(raw) > lim
-        bad |= over
-        vals = np.where(over, 0, raw).astype(np.int64) * scale
-        return vals, bad
-    if pa.types.is_integer(t):
-        bad = np.asarray(col.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-        raw = pc.fill_null(col, 0).to_numpy(zero_copy_only=False)
-        lim = np.iinfo(np.int64).max // 1_000_000_000
-        if raw.dtype == np.uint64:
-            over = raw > np.uint64(lim)
-            raw = np.where(over, 0, raw).astype(np.int64)
-        else:
-            raw = raw.astype(np.int64, copy=False)
-            over = np.abs(raw) > lim
-        bad |= over
-        return np.where(bad, 0, raw) * np.int64(1_000_000_000), bad
+        if raw.size and (int(raw.max()) > lim or (raw.dtype.kind == "i" and int(raw.min()) < -lim)):
+            over = raw > lim if raw.dtype.kind == "u" else np.abs(raw) > lim
+            bad |= over
+            raw = np.where(over, 0, raw)
+        np.multiply(raw, scale, out=out, casting="unsafe")
+        return
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         raw = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
         with np.errstate(invalid="ignore"):
-            bad = ~np.isfinite(raw) | (np.abs(raw) > 9.2e9)
-        vals = np.round(np.where(bad, 0.0, raw) * 1e9).astype(np.int64)
-        return vals, bad
+            nonfinite = ~np.isfinite(raw) | (np.abs(raw) > 9.2e9)
+        bad |= nonfinite
+        np.rint(np.where(nonfinite, 0.0, raw) * 1e9, out=out, casting="unsafe")
+        return
     raise InvalidTimeError(
         f"column {name!r} has type {t}; expected a timestamp, numeric epoch seconds or "
         "ISO 8601 strings",

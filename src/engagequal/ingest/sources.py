@@ -26,11 +26,13 @@ _FORMATS = {".parquet": "parquet", ".pq": "parquet", ".csv": "csv", ".arrow": "i
             ".feather": "ipc", ".ipc": "ipc"}
 
 
-def dataset_from_path(path: str | os.PathLike[str]) -> ds.Dataset:
+def dataset_from_path(path: str | os.PathLike[str], *,
+                      dictionary: Sequence[str] = ()) -> ds.Dataset:
     """Open a file or folder of Parquet, CSV or Arrow IPC files as a dataset.
 
     The format is taken from the file suffix (for a folder, from the first file
-    found in it); a folder may be hive-partitioned.
+    found in it); a folder may be hive-partitioned.  Parquet columns named in
+    ``dictionary`` are read dictionary-encoded (no per-row strings).
     """
     p = Path(path)
     if not p.exists():
@@ -50,8 +52,13 @@ def dataset_from_path(path: str | os.PathLike[str]) -> ds.Dataset:
                 f"cannot tell the format of {str(p)!r} from its suffix; expected one of "
                 f"{sorted(_FORMATS)}"
             )
+    file_format: str | ds.FileFormat = fmt
+    if fmt == "parquet" and dictionary:
+        file_format = ds.ParquetFileFormat(
+            read_options=ds.ParquetReadOptions(dictionary_columns=set(dictionary)))
     try:
-        return ds.dataset(str(p), format=fmt, partitioning="hive" if p.is_dir() else None)
+        return ds.dataset(str(p), format=file_format,
+                          partitioning="hive" if p.is_dir() else None)
     except (pa.ArrowInvalid, OSError) as exc:
         raise SourceError(f"cannot read {str(p)!r} as {fmt}: {exc}") from exc
 
@@ -63,7 +70,8 @@ def _records_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
         raise SourceError(f"cannot build a table from the list of dicts: {exc}") from exc
 
 
-def to_reader(source: Any, *, columns: Sequence[str] | None = None) -> pa.RecordBatchReader:
+def to_reader(source: Any, *, columns: Sequence[str] | None = None,
+              dictionary: Sequence[str] = ()) -> pa.RecordBatchReader:
     """Return a ``pyarrow.RecordBatchReader`` over ``source``.
 
     Parameters
@@ -72,6 +80,8 @@ def to_reader(source: Any, *, columns: Sequence[str] | None = None) -> pa.Record
         See the module docstring for what is accepted.
     columns : sequence of str, optional
         Read only these columns where the source can project (datasets, files).
+    dictionary : sequence of str, optional
+        Parquet columns to read dictionary-encoded (e.g. the event kind).
 
     Returns
     -------
@@ -96,7 +106,7 @@ def to_reader(source: Any, *, columns: Sequence[str] | None = None) -> pa.Record
     if isinstance(source, pa.RecordBatch):
         return pa.Table.from_batches([source]).to_reader()
     if isinstance(source, (str, os.PathLike)):
-        source = dataset_from_path(source)
+        source = dataset_from_path(source, dictionary=dictionary)
     if isinstance(source, ds.Dataset):
         cols = [c for c in columns if c in source.schema.names] if columns else None
         try:
@@ -144,8 +154,11 @@ def _as_reader(obj: Any) -> pa.RecordBatchReader:
     return pa.RecordBatchReader.from_stream(obj)
 
 
-def to_table(source: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
+def to_table(source: Any, *, columns: Sequence[str] | None = None,
+             dictionary: Sequence[str] = ()) -> pa.Table:
     """Read ``source`` fully into one ``pyarrow.Table`` (see :func:`to_reader`).
+
+    Files and datasets are read with only the needed ``columns``, on all cores.
 
     Examples
     --------
@@ -155,6 +168,14 @@ def to_table(source: Any, *, columns: Sequence[str] | None = None) -> pa.Table:
     """
     if isinstance(source, pa.Table):
         return source
+    if isinstance(source, (str, os.PathLike)):
+        source = dataset_from_path(source, dictionary=dictionary)
+    if isinstance(source, ds.Dataset):
+        cols = [c for c in columns if c in source.schema.names] if columns else None
+        try:
+            return source.to_table(columns=cols)
+        except (pa.ArrowInvalid, OSError) as exc:
+            raise SourceError(f"reading the dataset failed: {exc}") from exc
     reader = to_reader(source, columns=columns)
     try:
         return reader.read_all()

@@ -1,4 +1,14 @@
-"""Directed dyads: every ordered pair's weight, count and first / last contact."""
+"""Dyads: directed ``(u, v)`` sums and unordered pair tables, from events.
+
+Two shapes of the same aggregation:
+
+* :class:`Dyads`, one row per ordered pair ``u -> v`` sorted by ``(u, v)``:
+  the mergeable partial state (weights add, counts add, first / last take
+  min / max) that streaming and Dask reduce;
+* :class:`Pairs`, one row per unordered pair ``u < v`` with both directions
+  side by side: what every reciprocity table is computed from, with no
+  search for reverse dyads.
+"""
 
 from __future__ import annotations
 
@@ -8,9 +18,13 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from engagequal.kernels.segments import segment_starts
+from engagequal.kernels.segments import segment_starts, sort_with_order
 
-__all__ = ["Dyads", "aggregate_dyads", "reverse_index"]
+__all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
+           "reverse_index"]
+
+_Z32 = np.zeros(0, np.int32)
+_Z64 = np.zeros(0, np.int64)
 
 
 @dataclass(frozen=True, eq=False)
@@ -37,6 +51,45 @@ class Dyads:
         return sp.csr_matrix((self.w, (self.u, self.v)), shape=(self.n_users, self.n_users))
 
 
+@dataclass(frozen=True, eq=False)
+class Pairs:
+    """Unordered pairs ``u < v`` (codes) with at least one event, sorted by ``(u, v)``.
+
+    ``w_uv`` / ``w_vu`` are the summed weights of each direction (0 when that
+    direction has no event), ``n_uv`` / ``n_vu`` the event counts, ``first`` /
+    ``last`` the earliest / latest contact either way in nanoseconds.
+    """
+
+    u: NDArray[np.int32]
+    v: NDArray[np.int32]
+    w_uv: NDArray[np.float64]
+    w_vu: NDArray[np.float64]
+    n_uv: NDArray[np.int64]
+    n_vu: NDArray[np.int64]
+    first: NDArray[np.int64]
+    last: NDArray[np.int64]
+    n_users: int
+
+    def __len__(self) -> int:
+        return int(self.u.shape[0])
+
+
+def _bits(n_users: int) -> int:
+    return max(int(n_users - 1).bit_length(), 1)
+
+
+def _drop_self(
+    actor: NDArray[np.int32], target: NDArray[np.int32], weight: NDArray[np.float64],
+    ts: NDArray[np.int64],
+) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64], NDArray[np.int64]]:
+    keep = actor != target
+    if target.size and target.min() < 0:
+        keep &= target >= 0
+    if not keep.all():
+        actor, target, weight, ts = actor[keep], target[keep], weight[keep], ts[keep]
+    return actor, target, weight, ts
+
+
 def aggregate_dyads(
     actor: NDArray[np.int32],
     target: NDArray[np.int32],
@@ -50,9 +103,10 @@ def aggregate_dyads(
 
     Notes
     -----
-    One sort of a packed ``int64`` key ``u * n_users + v``, then segmented sums
-    (``np.add.reduceat``), minima and maxima: ``O(n log n)`` time and a few
-    arrays of ``n`` entries.
+    One sort of a packed ``int64`` key ``u << b | v`` (with the event position
+    in the low bits, see :func:`~engagequal.kernels.segments.sort_with_order`),
+    then segmented sums, minima and maxima (``np.add.reduceat``): a few linear
+    passes besides the sort, and memory access independent of row order.
 
     Examples
     --------
@@ -62,41 +116,158 @@ def aggregate_dyads(
     >>> d.u.tolist(), d.v.tolist(), d.w.tolist(), d.n.tolist(), d.first.tolist()
     ([0, 1], [1, 0], [3.0, 5.0], [2, 1], [3, 9])
     """
-    keep = (actor != target) & (target >= 0)
-    if not keep.all():
-        actor, target, weight, ts = actor[keep], target[keep], weight[keep], ts[keep]
-    key = actor.astype(np.int64) * np.int64(n_users) + target.astype(np.int64)
-    order = np.argsort(key)
-    ks = key[order]
+    actor, target, weight, ts = _drop_self(actor, target, weight, ts)
+    if actor.size == 0:
+        return Dyads(_Z32, _Z32, np.zeros(0), _Z64, _Z64, _Z64, n_users)
+    b = _bits(n_users)
+    key = actor.astype(np.int64)
+    key <<= b
+    key |= target
+    ks, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
     starts = segment_starts(ks)
-    if starts.size == 0:
-        z32 = np.zeros(0, np.int32)
-        z64 = np.zeros(0, np.int64)
-        return Dyads(z32, z32, np.zeros(0), z64, z64, z64, n_users)
     uk = ks[starts]
+    del ks
     w = np.add.reduceat(weight[order], starts)
     ts_o = ts[order]
+    del order
     first = np.minimum.reduceat(ts_o, starts)
     last = np.maximum.reduceat(ts_o, starts)
-    n = np.diff(np.append(starts, ks.size)).astype(np.int64)
-    return Dyads(
-        u=(uk // n_users).astype(np.int32),
-        v=(uk % n_users).astype(np.int32),
-        w=w,
-        n=n,
-        first=first,
-        last=last,
-        n_users=n_users,
-    )
+    n = np.diff(starts, append=actor.size)
+    return Dyads(u=(uk >> b).astype(np.int32), v=(uk & ((1 << b) - 1)).astype(np.int32),
+                 w=w, n=n, first=first, last=last, n_users=n_users)
+
+
+def aggregate_pairs(
+    actor: NDArray[np.int32],
+    target: NDArray[np.int32],
+    weight: NDArray[np.float64],
+    ts: NDArray[np.int64] | None,
+    n_users: int,
+) -> Pairs:
+    """Sum events into unordered pairs with both directions side by side.
+
+    Self-interactions and events without a target are skipped.  With ``ts``
+    None, ``first`` and ``last`` are left empty (not computed).
+
+    Notes
+    -----
+    Events are sorted once by the packed key ``(min(a, t), max(a, t),
+    a > t)``: each pair's events are then contiguous, its ``u -> v`` events
+    before its ``v -> u`` ones, so both directions and the pair-wide first and
+    last contact come out of segmented reductions, and no reverse dyad is ever
+    searched for.  Linear passes besides one sort of ``int64`` values.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> p = aggregate_pairs(np.array([0, 2, 0, 1]), np.array([2, 0, 2, 0]),
+    ...                     np.array([1.0, 4.0, 2.0, 5.0]), np.array([5, 3, 9, 1]), 3)
+    >>> p.u.tolist(), p.v.tolist(), p.w_uv.tolist(), p.w_vu.tolist(), p.n_uv.tolist()
+    ([0, 0], [1, 2], [0.0, 3.0], [5.0, 4.0], [0, 2])
+    >>> p.first.tolist(), p.last.tolist()
+    ([1, 3], [1, 9])
+    """
+    if ts is None:
+        ts = np.zeros(actor.shape[0], dtype=np.int64)
+        want_times = False
+    else:
+        want_times = True
+    actor, target, weight, ts = _drop_self(actor, target, weight, ts)
+    if actor.size == 0:
+        return Pairs(_Z32, _Z32, np.zeros(0), np.zeros(0), _Z64, _Z64, _Z64, _Z64, n_users)
+    b = _bits(n_users)
+    key = np.minimum(actor, target).astype(np.int64)
+    key <<= b
+    key |= np.maximum(actor, target)
+    key <<= 1
+    key |= actor > target
+    ks, order = sort_with_order(key, 1 << (2 * b + 1), overwrite=True)
+    del key
+    starts = segment_starts(ks)          # directed dyads, in event order
+    dk = ks[starts]
+    del ks
+    w = np.add.reduceat(weight[order], starts)
+    cnt = np.diff(starts, append=actor.size)
+    pk = dk >> 1
+    pstart = segment_starts(pk)          # pairs, in dyad order
+    d0 = (dk[pstart] & 1) == 0           # the pair's first dyad goes u -> v
+    pend = np.append(pstart[1:], dk.size) - 1   # its last dyad (== pstart when alone)
+    two = pend != pstart
+    w_uv = np.where(d0, w[pstart], 0.0)
+    w_vu = np.where(two | ~d0, w[pend], 0.0)
+    n_uv = np.where(d0, cnt[pstart], 0)
+    n_vu = np.where(two | ~d0, cnt[pend], 0)
+    if want_times:
+        ts_o = ts[order]
+        del order
+        ev_start = starts[pstart]
+        first = np.minimum.reduceat(ts_o, ev_start)
+        last = np.maximum.reduceat(ts_o, ev_start)
+    else:
+        first = last = _Z64
+    pk0 = pk[pstart]
+    u = (pk0 >> b).astype(np.int32)
+    v = (pk0 & ((1 << b) - 1)).astype(np.int32)
+    return Pairs(u=u, v=v, w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
+                 n_users=n_users)
+
+
+def pairs_from_dyads(d: Dyads) -> Pairs:
+    """Unordered pairs from directed dyads (e.g. a merged streaming state).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = aggregate_dyads(np.array([0, 1, 2]), np.array([1, 0, 0]),
+    ...                     np.array([1.0, 2.0, 3.0]), np.array([4, 5, 6]), 3)
+    >>> p = pairs_from_dyads(d)
+    >>> p.u.tolist(), p.v.tolist(), p.w_uv.tolist(), p.w_vu.tolist(), p.last.tolist()
+    ([0, 0], [1, 2], [1.0, 0.0], [2.0, 3.0], [5, 6])
+    """
+    keep = d.u != d.v
+    if not keep.all():
+        d = Dyads(d.u[keep], d.v[keep], d.w[keep], d.n[keep], d.first[keep], d.last[keep],
+                  d.n_users)
+    if len(d) == 0:
+        return Pairs(_Z32, _Z32, np.zeros(0), np.zeros(0), _Z64, _Z64, _Z64, _Z64, d.n_users)
+    # every dyad is one "event" of weight w; count and times carried by position
+    pos = np.arange(len(d), dtype=np.int64)
+    p = aggregate_pairs(d.u, d.v, pos.astype(np.float64), None, d.n_users)
+    # p.w_uv / p.w_vu hold the position (+ nothing else: one dyad per direction)
+    has_uv, has_vu = p.n_uv > 0, p.n_vu > 0
+    iu = np.where(has_uv, p.w_uv, 0).astype(np.int64)
+    iv = np.where(has_vu, p.w_vu, 0).astype(np.int64)
+    w_uv = np.where(has_uv, d.w[iu], 0.0)
+    w_vu = np.where(has_vu, d.w[iv], 0.0)
+    n_uv = np.where(has_uv, d.n[iu], 0)
+    n_vu = np.where(has_vu, d.n[iv], 0)
+    big, small = np.iinfo(np.int64).max, np.iinfo(np.int64).min
+    first = np.minimum(np.where(has_uv, d.first[iu], big), np.where(has_vu, d.first[iv], big))
+    last = np.maximum(np.where(has_uv, d.last[iu], small), np.where(has_vu, d.last[iv], small))
+    return Pairs(p.u, p.v, w_uv, w_vu, n_uv, n_vu, first, last, d.n_users)
 
 
 def reverse_index(d: Dyads) -> NDArray[np.int64]:
-    """Position of the reverse dyad ``(v, u)`` of every dyad, ``-1`` if absent."""
+    """Position of the reverse dyad ``(v, u)`` of every dyad, ``-1`` if absent.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> d = aggregate_dyads(np.array([0, 1, 2]), np.array([1, 0, 0]),
+    ...                     np.ones(3), np.zeros(3, np.int64), 3)
+    >>> reverse_index(d).tolist()
+    [1, 0, -1]
+    """
     if len(d) == 0:
         return np.zeros(0, dtype=np.int64)
-    nu = np.int64(d.n_users)
-    key = d.u.astype(np.int64) * nu + d.v
-    rkey = d.v.astype(np.int64) * nu + d.u
-    pos = np.searchsorted(key, rkey)
-    pos = np.minimum(pos, key.size - 1)
-    return np.where(key[pos] == rkey, pos, -1).astype(np.int64)
+    b = _bits(d.n_users)
+    key = d.u.astype(np.int64) << b | d.v
+    rkey = d.v.astype(np.int64) << b | d.u
+    # sorted queries make the binary searches walk memory in order
+    rs, order = sort_with_order(rkey, 1 << (2 * b), overwrite=True)
+    pos = np.searchsorted(key, rs)
+    np.minimum(pos, key.size - 1, out=pos)
+    out = np.full(key.size, -1, dtype=np.int64)
+    hit = key[pos] == rs
+    out[order[hit]] = pos[hit]
+    return out

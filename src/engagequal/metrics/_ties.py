@@ -11,9 +11,9 @@ from numpy.typing import NDArray
 from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
-from engagequal.kernels.dyads import Dyads, aggregate_dyads
+from engagequal.kernels.dyads import Dyads, Pairs, aggregate_dyads, aggregate_pairs
 
-__all__ = ["TieOptions", "dyads_of", "event_weights", "tie_options", "windowed"]
+__all__ = ["TieOptions", "dyads_of", "event_weights", "pairs_of", "tie_options", "windowed"]
 
 
 @dataclass(frozen=True)
@@ -88,3 +88,11 @@ def dyads_of(ev: Events, opts: TieOptions) -> Dyads:
     """Directed dyads of the windowed, decayed events."""
     sub = windowed(ev, opts)
     return aggregate_dyads(sub.actor, sub.target, event_weights(sub, opts), sub.ts, sub.n_users)
+
+
+def pairs_of(ev: Events, opts: TieOptions, *, times: bool = True) -> Pairs:
+    """Unordered pairs of the windowed, decayed events (``times=False`` skips
+    first / last contact)."""
+    sub = windowed(ev, opts)
+    return aggregate_pairs(sub.actor, sub.target, event_weights(sub, opts),
+                           sub.ts if times else None, sub.n_users)

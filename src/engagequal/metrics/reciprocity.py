@@ -7,6 +7,7 @@ Notation: ``w(u, v)`` is the summed weight of the events from ``u`` to ``v``
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 import numpy as np
@@ -16,15 +17,16 @@ from numpy.typing import NDArray
 from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
-from engagequal.kernels.dyads import Dyads, reverse_index
+from engagequal.kernels.dyads import Dyads, Pairs, pairs_from_dyads
 from engagequal.metrics._tables import ratio
-from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
+from engagequal.metrics._ties import TieOptions, pairs_of, tie_options, windowed
 
 __all__ = [
     "present_users",
     "reciprocity",
     "reciprocity_dyad",
     "reciprocity_global",
+    "reciprocity_tables",
     "reciprocity_user",
 ]
 
@@ -130,14 +132,65 @@ def reciprocity(
     """
     if level not in _LEVELS:
         raise OptionError(f"level must be one of {_LEVELS}, got {level!r}")
+    return reciprocity_tables(source, levels=(level,), window=window, half_life=half_life,
+                              min_weight=min_weight, **read_options)[level]
+
+
+def reciprocity_tables(
+    source: Any,
+    *,
+    levels: Sequence[str] = _LEVELS,
+    window: tuple[Any, Any] | None = None,
+    half_life: Any = None,
+    min_weight: float = 0.0,
+    **read_options: Any,
+) -> dict[str, pa.Table]:
+    """Several levels of :func:`reciprocity` from one aggregation of the events.
+
+    Parameters
+    ----------
+    source : Events or table-like
+        As for :func:`reciprocity`.
+    levels : sequence of {"global", "user", "dyad"}
+        The tables wanted (default: all three).
+    window, half_life, min_weight
+        As for :func:`reciprocity`.
+
+    Returns
+    -------
+    dict of str to pyarrow.Table
+        One table per requested level, with the schemas of :func:`reciprocity`.
+
+    Notes
+    -----
+    The events are aggregated into unordered pairs once (one sort of a packed
+    ``int64`` key); the three tables are derived from the pairs in linear
+    passes.  First and last contact are computed only when the dyad table is
+    asked for.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> ev = {"actor": [1, 2, 2], "target": [2, 1, 3], "ts": [0, 1, 2]}
+    >>> tabs = eq.reciprocity_tables(ev)
+    >>> sorted(tabs), tabs["global"].column("arc").to_pylist(), tabs["dyad"].num_rows
+    (['dyad', 'global', 'user'], [0.6666666666666666], 2)
+    """
+    bad = [lv for lv in levels if lv not in _LEVELS]
+    if bad:
+        raise OptionError(f"levels must be among {_LEVELS}, got {bad!r}")
     ev = read_events(source, **read_options)
     opts = tie_options(ev, window=window, half_life=half_life, min_weight=min_weight)
-    d = dyads_of(ev, opts)
-    if level == "global":
-        return reciprocity_global(ev, d, opts)
-    if level == "user":
-        return reciprocity_user(ev, d, opts)
-    return reciprocity_dyad(ev, d, opts)
+    p = pairs_of(ev, opts, times="dyad" in levels)
+    out: dict[str, pa.Table] = {}
+    for lv in levels:
+        if lv == "global":
+            out[lv] = reciprocity_global(ev, p, opts)
+        elif lv == "user":
+            out[lv] = reciprocity_user(ev, p, opts)
+        else:
+            out[lv] = reciprocity_dyad(ev, p, opts)
+    return out
 
 
 def present_users(ev: Events, opts: TieOptions) -> NDArray[np.bool_]:
@@ -145,41 +198,47 @@ def present_users(ev: Events, opts: TieOptions) -> NDArray[np.bool_]:
     sub = windowed(ev, opts)
     present = np.zeros(ev.n_users, dtype=bool)
     present[sub.actor] = True
-    present[sub.target[sub.target >= 0]] = True
+    if sub.n_events and sub.target.min() < 0:
+        present[sub.target[sub.target >= 0]] = True
+    else:
+        present[sub.target] = True
     return present
 
 
-def _tie_parts(d: Dyads, opts: TieOptions) -> tuple[NDArray[np.bool_], NDArray[np.bool_],
-                                                      NDArray[np.float64], NDArray[np.float64]]:
-    """Per dyad: is a tie, is a mutual tie, its weight, the reverse tie's weight."""
-    tie = d.w > opts.min_weight
-    rev = reverse_index(d)
-    has_rev = rev >= 0
-    rev_tie = np.zeros(len(d), dtype=bool)
-    rev_tie[has_rev] = tie[rev[has_rev]]
-    mutual = tie & rev_tie
-    w = np.where(tie, d.w, 0.0)
-    w_rev = np.zeros(len(d))
-    w_rev[has_rev] = w[rev[has_rev]]
-    return tie, mutual, w, w_rev
+def _as_pairs(d: Dyads | Pairs) -> Pairs:
+    return d if isinstance(d, Pairs) else pairs_from_dyads(d)
 
 
-def reciprocity_global(ev: Events, d: Dyads, opts: TieOptions) -> pa.Table:
-    """The one-row global table from aggregated dyads (see :func:`reciprocity`)."""
-    tie, mutual, w, w_rev = _tie_parts(d, opts)
-    n = int(present_users(ev, opts).sum())
-    ties = int(tie.sum())
-    m_dir = int(mutual.sum())
-    mutual_pairs = m_dir // 2
+class _Ties:
+    """Per pair: tie flags and tie weights of both directions (weights below
+    the threshold count as no tie and weigh 0)."""
+
+    def __init__(self, p: Pairs, min_weight: float) -> None:
+        self.uv = p.w_uv > min_weight
+        self.vu = p.w_vu > min_weight
+        self.mutual = self.uv & self.vu
+        self.w_uv = np.where(self.uv, p.w_uv, 0.0)
+        self.w_vu = np.where(self.vu, p.w_vu, 0.0)
+        self.w_min = np.minimum(self.w_uv, self.w_vu)
+
+
+def reciprocity_global(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
+    """The one-row global table from aggregated dyads or pairs (see :func:`reciprocity`)."""
+    p = _as_pairs(d)
+    t = _Ties(p, opts.min_weight)
+    n = int(np.count_nonzero(present_users(ev, opts)))
+    ties = int(np.count_nonzero(t.uv)) + int(np.count_nonzero(t.vu))
+    mutual_pairs = int(np.count_nonzero(t.mutual))
     connected = ties - mutual_pairs
-    arc = ratio(np.array([m_dir]), np.array([ties]))
+    arc = ratio(np.array([2 * mutual_pairs]), np.array([ties]))
     q = ratio(np.array([mutual_pairs]), np.array([connected]))
     a = ties / (n * (n - 1)) if n > 1 else 0.0
     r = arc[0].as_py()
     rho_undefined = r is None or n < 2 or a >= 1.0
     rho = pa.array([0.0 if rho_undefined else (r - a) / (1.0 - a)], pa.float64(),
                    mask=np.array([rho_undefined]))
-    weighted = ratio(np.array([np.minimum(w, w_rev).sum()]), np.array([w.sum()]))
+    weighted = ratio(np.array([2.0 * float(t.w_min.sum())]),
+                     np.array([float(t.w_uv.sum()) + float(t.w_vu.sum())]))
     sub = windowed(ev, opts)
     selfs = int(np.count_nonzero(sub.actor == sub.target))
     return pa.table({
@@ -191,21 +250,32 @@ def reciprocity_global(ev: Events, d: Dyads, opts: TieOptions) -> pa.Table:
     })
 
 
-def reciprocity_user(ev: Events, d: Dyads, opts: TieOptions) -> pa.Table:
-    """The per-user table from aggregated dyads (see :func:`reciprocity`)."""
-    tie, mutual, w, w_rev = _tie_parts(d, opts)
+def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
+    """The per-user table from aggregated dyads or pairs (see :func:`reciprocity`)."""
+    p = _as_pairs(d)
+    t = _Ties(p, opts.min_weight)
     nu = ev.n_users
-    out_t = np.bincount(d.u, weights=tie, minlength=nu)
-    in_t = np.bincount(d.v, weights=tie, minlength=nu)
-    mut = np.bincount(d.u, weights=mutual, minlength=nu)
-    s_out = np.bincount(d.u, weights=w, minlength=nu)
-    s_in = np.bincount(d.v, weights=w, minlength=nu)
-    s_rec = np.bincount(d.u, weights=np.minimum(w, w_rev), minlength=nu)
-    users = np.flatnonzero(present_users(ev, opts))
-    o, i, m = out_t[users], in_t[users], mut[users]
-    so, si, sr = s_out[users], s_in[users], s_rec[users]
+    both = np.concatenate([p.u, p.v])  # each pair seen from u, then from v
+
+    def per_user(from_u: NDArray[Any], from_v: NDArray[Any]) -> NDArray[np.float64]:
+        out = np.bincount(both, weights=np.concatenate([from_u, from_v]), minlength=nu)
+        return np.asarray(out, dtype=np.float64)
+
+    o = per_user(t.uv, t.vu)
+    i = per_user(t.vu, t.uv)
+    m = per_user(t.mutual, t.mutual)
+    so = per_user(t.w_uv, t.w_vu)
+    si = per_user(t.w_vu, t.w_uv)
+    sr = per_user(t.w_min, t.w_min)
+    present = present_users(ev, opts)
+    if not present.all():
+        users = np.flatnonzero(present)
+        o, i, m, so, si, sr = (x[users] for x in (o, i, m, so, si, sr))
+        ids = ev.user_ids(users)
+    else:
+        ids = ev.users
     return pa.table({
-        "user": ev.user_ids(users),
+        "user": ids,
         "node_reciprocity": ratio(2 * m, o + i),
         "out_share": ratio(m, o),
         "connections": pa.array(m.astype(np.int64)),
@@ -223,39 +293,21 @@ def reciprocity_user(ev: Events, d: Dyads, opts: TieOptions) -> pa.Table:
     })
 
 
-def reciprocity_dyad(ev: Events, d: Dyads, opts: TieOptions) -> pa.Table:
-    """The per-pair table from aggregated dyads (see :func:`reciprocity`)."""
-    _, mutual, _, _ = _tie_parts(d, opts)
-    rev = reverse_index(d)
-    # one row per unordered pair: the (u < v) dyad, or the (u > v) one without reverse
-    row = (d.u < d.v) | (rev < 0)
-    idx = np.flatnonzero(row)
-    flip = d.u[idx] > d.v[idx]
-    r = rev[idx]
-    has_r = r >= 0
-    rr = np.where(has_r, r, 0)
-    u = np.where(flip, d.v[idx], d.u[idx])
-    v = np.where(flip, d.u[idx], d.v[idx])
-    w_a, n_a = d.w[idx], d.n[idx]
-    w_b = np.where(has_r, d.w[rr], 0.0)
-    n_b = np.where(has_r, d.n[rr], 0)
-    w_uv, w_vu = np.where(flip, w_b, w_a), np.where(flip, w_a, w_b)
-    n_uv, n_vu = np.where(flip, n_b, n_a), np.where(flip, n_a, n_b)
-    first = np.where(has_r, np.minimum(d.first[idx], d.first[rr]), d.first[idx])
-    last = np.where(has_r, np.maximum(d.last[idx], d.last[rr]), d.last[idx])
-    order = np.lexsort((v, u))
-    u, v, w_uv, w_vu, n_uv, n_vu, first, last = (
-        x[order] for x in (u, v, w_uv, w_vu, n_uv, n_vu, first, last))
-    mut = mutual[idx][order]
+def reciprocity_dyad(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
+    """The per-pair table from aggregated dyads or pairs (see :func:`reciprocity`)."""
+    p = _as_pairs(d)
+    if len(p) and p.first.size != len(p):
+        raise OptionError("the dyad table needs first / last contact: aggregate with times")
+    mutual = (p.w_uv > opts.min_weight) & (p.w_vu > opts.min_weight)
     return pa.table({
-        "u": ev.user_ids(u),
-        "v": ev.user_ids(v),
-        "w_uv": pa.array(w_uv),
-        "w_vu": pa.array(w_vu),
-        "n_uv": pa.array(n_uv.astype(np.int64)),
-        "n_vu": pa.array(n_vu.astype(np.int64)),
-        "first": ev.times(first),
-        "last": ev.times(last),
-        "balance": ratio(np.minimum(w_uv, w_vu), np.maximum(w_uv, w_vu)),
-        "mutual": pa.array(mut),
+        "u": ev.user_ids(p.u),
+        "v": ev.user_ids(p.v),
+        "w_uv": pa.array(p.w_uv),
+        "w_vu": pa.array(p.w_vu),
+        "n_uv": pa.array(p.n_uv),
+        "n_vu": pa.array(p.n_vu),
+        "first": ev.times(p.first),
+        "last": ev.times(p.last),
+        "balance": ratio(np.minimum(p.w_uv, p.w_vu), np.maximum(p.w_uv, p.w_vu)),
+        "mutual": pa.array(mutual),
     })
