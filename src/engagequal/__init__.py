@@ -20,7 +20,7 @@ from engagequal.ingest import read_events
 from engagequal.metrics.conversations import conversation_tables, conversations
 from engagequal.metrics.layers import dunbar_layers, layer_stability, layers_from_dyads
 from engagequal.metrics.quality import quality
-from engagequal.metrics.reciprocity import reciprocity
+from engagequal.metrics.reciprocity import reciprocity, reciprocity_tables
 from engagequal.metrics.responsiveness import responsiveness
 from engagequal.report import Report
 from engagequal.stream import Tracker, analyze_stream, rolling
@@ -48,6 +48,7 @@ __all__ = [
     "quality",
     "read_events",
     "reciprocity",
+    "reciprocity_tables",
     "responsiveness",
     "rolling",
 ]
