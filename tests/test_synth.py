@@ -249,6 +249,9 @@ def test_options_are_checked() -> None:
         population(1, 100)
     ev, _ = population(50, 0, seed=1)
     assert ev.num_rows == 0
+    ev, truth = population(50, 500, seed=1, one_way=1.0)  # no thread can start
+    assert ev.num_rows == 500 and truth.events is None
+    assert not pc.any(truth.ties["reciprocated"]).as_py()
     ev, _ = population(50, 500, seed=1, order="shuffled", ids="dense")
     assert pc.max(ev["actor"]).as_py() < 50
     assert not np.all(np.diff(ev["ts"].to_numpy()) >= 0)

@@ -731,6 +731,11 @@ def population(
         activity_alpha=activity_alpha, rate_noise=rate_noise,
         broadcast_share=broadcast_share, broadcast_follows=broadcast_follows,
         fan_share=fan_share)
+    if n_events - n_follow > 0 and st.key.size == 0:
+        raise OptionError(f"no tie could be planted among {n_users} users; raise n_users, "
+                          "n_events or network_scale")
+    if st.m_ego.size == 0:  # no mutual tie to hold a thread: the budget goes to tie events
+        n_tie, n_thread = n_tie + n_thread, 0
     n_chunks = max(1, -(-n_events // max(int(chunk_events), 1)))
     chunk_seeds = rng.integers(0, 2**63 - 1, n_chunks)
     span = round(years * _SECONDS_PER_YEAR)
