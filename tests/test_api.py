@@ -47,8 +47,8 @@ def test_analyze_equals_the_individual_metrics(pop: pa.Table) -> None:
     # users joins them all, one row per user, in id order
     users = r.users
     assert users.column("user").to_pylist() == eq.quality(ev).column("user").to_pylist()
-    q = {u: s for u, s in zip(eq.quality(ev).column("user").to_pylist(),
-                              eq.quality(ev).column("score").to_pylist(), strict=True)}
+    q = dict(zip(eq.quality(ev).column("user").to_pylist(),
+                 eq.quality(ev).column("score").to_pylist(), strict=True))
     assert dict(zip(users.column("user").to_pylist(), users.column("score").to_pylist(),
                     strict=True)) == q
 

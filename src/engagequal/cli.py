@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import contextlib
 import sys
 from collections.abc import Sequence
 from pathlib import Path
@@ -33,18 +34,21 @@ def _read_kwargs(args: argparse.Namespace) -> dict[str, Any]:
 
 
 def _cmd_analyze(args: argparse.Namespace) -> int:
-    import pyarrow.parquet as pq
-
     import engagequal as eq
-    from engagequal.synth import simple_events
 
+    out = Path(args.out)
+    html = None if args.no_html else Path(args.html) if args.html else out / "report.html"
+    _refuse_overwrite(out, html, args.overwrite)
+    read_kw = _read_kwargs(args)
     if args.events is None:
-        print("no EVENTS given: analysing a generated sample of 2,000 users and 50,000 events",
+        from engagequal.synth import population
+
+        print("no EVENTS given: analysing a generated sample of 2,000 users and 60,000 events",
               file=sys.stderr)
-        source: object = simple_events(2_000, 50_000, seed=0)
+        source: object = population(2_000, 60_000, seed=0)[0]
+        read_kw = {"event_id": "event_id", "parent": "parent", "thread": "thread", **read_kw}
     else:
         source = args.events
-    read_kw = _read_kwargs(args)
     if getattr(args, "from_format", None):  # a platform export or archive (engagequal.io)
         from engagequal import io as eqio
 
@@ -55,29 +59,74 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         args.owner = eqio.owner_of(source)  # the archive's owner, for the ego view
         if args.owner is not None:
             print(f"archive owner: {args.owner}", file=sys.stderr)
-    ev = eq.read_events(source, **read_kw)
-    out = Path(args.out)
-    if out.exists() and any(out.iterdir()) and not args.overwrite:
-        raise eq.errors.OptionError(f"{str(out)!r} is not empty; pass --overwrite to replace it")
-    out.mkdir(parents=True, exist_ok=True)
-    tables = {
-        "reciprocity": eq.reciprocity(ev),
-        "users": eq.reciprocity(ev, level="user"),
-        "dyads": eq.reciprocity(ev, level="dyad"),
-        "responsiveness": eq.responsiveness(ev),
-        "dropped": ev.accounting.table(),
-    }
-    for name, t in tables.items():
-        pq.write_table(t, out / f"{name}.parquet")
-    print(repr(ev))
-    g = tables["reciprocity"].to_pylist()[0]
-    print("reciprocity: " + ", ".join(
-        f"{k}={v:.4f}" if isinstance(v, float) else f"{k}={v}" for k, v in g.items()))
-    users = tables["users"].sort_by([("connections", "descending")]).slice(0, 10)
-    print("top users by two-way connections:")
-    print(users.select(["user", "connections", "contacts", "audience", "node_reciprocity"])
-          .to_pandas().to_string(index=False) if _has_pandas() else users.to_string())
+    metrics = [m.strip() for m in args.metrics.split(",")] if args.metrics else None
+    window: tuple[Any, Any] | None = None
+    if args.window is not None:
+        t0, t1 = (None if w in ("", "none", "None") else _number_or_text(w)
+                  for w in args.window)
+        window = (t0, t1)
+    report = eq.analyze(source, metrics, layer_method=args.layer_method, window=window,
+                        half_life=args.half_life, min_weight=args.min_weight, delta=args.delta,
+                        progress=args.progress, **read_kw)
+    report.to_parquet(out, overwrite=True)
+    print(repr(report))
+    _print_top(report)
+    owner = getattr(args, "owner", None)
+    if owner is not None:
+        with contextlib.suppress(KeyError):
+            print(repr(report.ego(owner)))
+    if html is not None:
+        report.to_html(html)
+        print(f"HTML report written to {html}")
     print(f"tables written to {out}/")
+    return 0
+
+
+def _number_or_text(v: str) -> object:
+    try:
+        return int(v)
+    except ValueError:
+        try:
+            return float(v)
+        except ValueError:
+            return v
+
+
+def _refuse_overwrite(out: Path, html: Path | None, overwrite: bool) -> None:
+    from engagequal.errors import OptionError
+
+    if overwrite:
+        return
+    if out.exists() and (not out.is_dir() or any(out.iterdir())):
+        raise OptionError(f"{str(out)!r} is not empty; pass --overwrite to replace it")
+    if html is not None and html.exists():
+        raise OptionError(f"{str(html)!r} exists; pass --overwrite to replace it")
+
+
+def _print_top(report: Any) -> None:
+    u = report.users
+    if "score" not in u.column_names or u.num_rows == 0:
+        return
+    cols = [c for c in ("user", "score", "reciprocity", "conversation_share", "connections",
+                        "contacts", "followers", "engaged_audience") if c in u.column_names]
+    top = u.sort_by([("score", "descending")]).select(cols).slice(0, 10)
+    print("top users by quality score:")
+    print(top.to_pandas().to_string(index=False) if _has_pandas() else top.to_string())
+
+
+def _cmd_report(args: argparse.Namespace) -> int:
+    from engagequal.report import Report
+
+    folder = Path(args.folder)
+    html = Path(args.html) if args.html else folder / "report.html"
+    if html.exists() and not args.overwrite:
+        from engagequal.errors import OptionError
+
+        raise OptionError(f"{str(html)!r} exists; pass --overwrite to replace it")
+    report = Report.from_parquet(folder)
+    report.to_html(html)
+    print(repr(report))
+    print(f"HTML report written to {html}")
     return 0
 
 
@@ -139,12 +188,36 @@ def build_parser() -> argparse.ArgumentParser:
                    help="Parquet / CSV file or folder (default: a generated sample)")
     a.add_argument("-o", "--out", default="eq-report", help="output folder for the tables")
     a.add_argument("--overwrite", action="store_true", help="replace a non-empty output folder")
+    a.add_argument("--html", default=None,
+                   help="write the HTML report here (default: OUT/report.html)")
+    a.add_argument("--no-html", action="store_true", help="write the tables only")
+    a.add_argument("--metrics", default=None,
+                   help="comma-separated subset of reciprocity,responsiveness,conversations,"
+                        "layers,quality (default: all)")
+    a.add_argument("--layer-method", default="natural", choices=("natural", "rank", "frequency"))
+    a.add_argument("--window", nargs=2, metavar=("T0", "T1"), default=None,
+                   help="only events with T0 <= ts < T1 (epoch seconds or ISO times; "
+                        "'none' for an open end)")
+    a.add_argument("--half-life", default=None, help="decay of tie weights, e.g. 30D")
+    a.add_argument("--min-weight", type=float, default=0.0,
+                   help="a tie exists above this weight (default 0)")
+    a.add_argument("--delta", default="7D", help="answer window (default 7D)")
+    pg = a.add_mutually_exclusive_group()
+    pg.add_argument("--progress", dest="progress", action="store_true", default=None,
+                    help="always show progress bars")
+    pg.add_argument("--no-progress", dest="progress", action="store_false",
+                    help="never show progress bars (TQDM_DISABLE=1 works too)")
     a.add_argument("--from", dest="from_format", default=None,
                    choices=["mbox", "maildir", "twitter", "linkedin", "instagram", "facebook",
                             "mastodon", "reddit", "convokit"],
                    help="read EVENTS as this export / archive format (engagequal.io)")
     _mapping_args(a)
     a.set_defaults(func=_cmd_analyze)
+    r = sub.add_parser("report", help="write the HTML report of an analysed folder")
+    r.add_argument("folder", help="folder written by `engagequal analyze`")
+    r.add_argument("--html", default=None, help="output file (default: FOLDER/report.html)")
+    r.add_argument("--overwrite", action="store_true", help="replace an existing HTML file")
+    r.set_defaults(func=_cmd_report)
     _synth_bench_parsers(sub)
     return p
 
@@ -155,6 +228,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         rc: int = args.func(args)
     except EngagequalError as exc:
-        print(f"engagequal: error: {exc}", file=sys.stderr)
+        print(f"engagequal: error: {_one_line(exc)}", file=sys.stderr)
         return 2
+    except (FileNotFoundError, PermissionError, IsADirectoryError) as exc:
+        print(f"engagequal: error: {_one_line(exc)}", file=sys.stderr)
+        return 2
+    except KeyboardInterrupt:
+        print("engagequal: interrupted", file=sys.stderr)
+        return 130
     return rc
+
+
+def _one_line(exc: BaseException) -> str:
+    """The message of ``exc`` on one line."""
+    return " ".join(str(exc).split())

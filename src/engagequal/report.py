@@ -136,6 +136,22 @@ class Report:
             options=dict(options or {}),
         )
 
+    @classmethod
+    def from_parquet(cls, folder: str | os.PathLike[str]) -> Report:
+        """Read a report written by :meth:`to_parquet` (or ``engagequal analyze``)."""
+        import pyarrow.parquet as pq
+
+        base = Path(folder)
+        if not base.is_dir():
+            raise OptionError(f"{str(base)!r} is not a folder of report tables")
+        found = {p.stem: p for p in base.glob("*.parquet")}
+        if "users" not in found and "summary" not in found:
+            raise OptionError(f"{str(base)!r} holds no users.parquet or summary.parquet; "
+                              "write one with `engagequal analyze` or Report.to_parquet")
+        main = {n: pq.read_table(found[n]) for n in MAIN if n in found}
+        details = {n: pq.read_table(found[n]) for n in PARTS if n in found}
+        return cls(**main, details=details)
+
     # ------------------------------------------------------------ access
     @property
     def tables(self) -> dict[str, pa.Table]:
@@ -186,8 +202,10 @@ class Report:
 
         out = Path(folder)
         todo = dict(self.tables)
-        if details:
-            todo.update({k: v for k, v in self.details.items() if k not in todo})
+        if details:  # the detail tables that are not already a main table
+            main_ids = {id(t) for t in todo.values()}
+            todo.update({k: v for k, v in self.details.items()
+                         if k not in todo and id(v) not in main_ids})
         paths = [out / f"{name}.parquet" for name in todo]
         clash = [p.name for p in paths if p.exists()]
         if clash and not overwrite:
