@@ -263,3 +263,16 @@ def test_parse_count() -> None:
     assert parse_count("1_000") == 1_000
     with pytest.raises(OptionError):
         parse_count("ten")
+
+
+def test_cli_synth(tmp_path: Path) -> None:
+    from engagequal.cli import main
+
+    out = tmp_path / "ev.parquet"
+    assert main(["synth", "--events", "3k", "--users", "100", "--seed", "2", "--out", str(out),
+                 "--truth", str(tmp_path / "truth")]) == 0
+    t = pq.read_table(out)
+    assert t.num_rows == 3_000
+    assert t.equals(population(100, 3_000, seed=2)[0])
+    assert pq.read_table(tmp_path / "truth" / "ties.parquet").num_rows > 0
+    assert (tmp_path / "truth" / "events.parquet").exists()
