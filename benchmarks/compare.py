@@ -14,10 +14,8 @@ import pyarrow.compute as pc
 KEYS: dict[str, list[str]] = {
     "dyad": ["u", "v"], "user": ["user"], "event": ["event_id"], "thread": ["thread"],
     "tie": ["ego", "alter"], "tie_layers": ["ego", "layer", "active", "strength"],
-    "global": [], "summary": [],
+    "ego_layers": ["ego"], "global": [], "summary": [],
 }
-#: Report attribute -> result name of the peers
-REPORT_NAMES = {"dyads": "dyad", "users": "user", "threads": "thread", "layers": "tie"}
 
 
 def _canon(t: pa.Table, keys: list[str]) -> pa.Table:
@@ -104,7 +102,6 @@ def _castable(a: pa.ChunkedArray, b: pa.ChunkedArray) -> bool:
 def results_equal(mine: dict[str, pa.Table], peer: dict[str, pa.Table], *,
                   subset: bool = False) -> str | None:
     """Compare every table the peer produced with engagequal's table of that name."""
-    mine = {REPORT_NAMES.get(k, k): v for k, v in mine.items()}
     compared = 0
     for name, t in peer.items():
         if name not in mine:

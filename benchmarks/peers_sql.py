@@ -145,3 +145,14 @@ SELECT u AS ego, v AS "alter", strength,
        (CASE WHEN NOT active THEN NULL {cases} END)::BIGINT AS layer, active
 FROM ranked
 """
+
+
+def ego_layers(method: str) -> str:
+    """Per ego: active network size and cumulative layer sizes (``layer_k``)."""
+    n = len(DEFAULT_SIZES) if method == "rank" else len(DEFAULT_THRESHOLDS)
+    cols = ", ".join(f"count(*) FILTER (WHERE layer <= {k}) AS layer_{k}"
+                     for k in range(1, n + 1))
+    return f"""
+WITH lt AS ({layers(method)})
+SELECT ego, count(*) FILTER (WHERE active) AS active_size, {cols} FROM lt GROUP BY ego
+"""

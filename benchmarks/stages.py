@@ -183,11 +183,16 @@ def eq_analyze_full(path: str) -> Result:
     return report_tables(_eq().analyze(path, **TREE))
 
 
+#: Report attribute -> the name of the peers' table holding the same figures
+REPORT_NAMES = {"users": "user", "dyads": "dyad", "threads": "thread", "layers": "ego_layers",
+                "summary": "global"}
+
+
 def report_tables(rep: Any) -> Result:
     """The parts of a Report the fused peer script also computes (when present)."""
     out: Result = {}
-    for name in ("users", "dyads", "threads", "layers"):
-        t = getattr(rep, name, None)
+    for attr, name in REPORT_NAMES.items():
+        t = getattr(rep, attr, None)
         if isinstance(t, pa.Table):
             out[name] = t
     return out
@@ -285,7 +290,8 @@ def duck_fused(path: str) -> Result:
     con.execute(sql.DEPTH)
     return {"dyad": _fetch(con, sql.PAIR_TABLE), "global": _fetch(con, sql.GLOBAL),
             "user": _fetch(con, sql.USER), "event": _fetch(con, "SELECT event_id, depth FROM dep"),
-            "thread": _fetch(con, sql.THREAD_MAX_DEPTH), "tie": _fetch(con, sql.layers("rank"))}
+            "thread": _fetch(con, sql.THREAD_MAX_DEPTH),
+            "ego_layers": _fetch(con, sql.ego_layers("rank"))}
 
 
 DUCKDB: dict[str, StageFn] = {
@@ -456,10 +462,16 @@ def _pl_layers(method: str) -> StageFn:
 
 
 def polars_fused(path: str) -> Result:
+    import polars as pl
+
     out = _polars_recip(path, ("dyad", "global", "user"))
     dep, thread = _pl_depth(path)
+    tie = pl.from_arrow(_pl_layers("rank")(path)["tie"])
+    cols = [pl.col("active").sum().cast(pl.Int64).alias("active_size")]
+    cols += [(pl.col("layer") <= k).sum().cast(pl.Int64).alias(f"layer_{k}")
+             for k in range(1, len(sql.DEFAULT_SIZES) + 1)]
     out.update(event=dep.to_arrow(), thread=thread.to_arrow(),
-               tie=_pl_layers("rank")(path)["tie"])
+               ego_layers=tie.group_by("ego").agg(cols).to_arrow())
     return out
 
 
