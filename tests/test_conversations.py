@@ -365,3 +365,22 @@ def test_million_deep_chain():
     assert th["longest_exchange"] == n and th["conversations"] == 1
     assert th["virality"] == pytest.approx((n + 1) / 3)
     assert tabs["event"]["depth"].to_numpy()[-1] == n - 1
+
+
+@pytest.mark.parametrize("order", [[0, 1, 2, 3, 4, 5, 6], [6, 5, 4, 3, 2, 1, 0],
+                                   [3, 0, 5, 2, 6, 1, 4]])
+def test_second_parent_keeps_the_nearest_whatever_the_row_order(order):
+    # 4 is listed under 3 (depth 3) and under 1 (depth 1); 5 under its own child
+    # 6 (a cycle) and under 2; all rows of one event share its time
+    ids = [1, 2, 3, 4, 4, 5, 6, 5]
+    parents = [None, 1, 2, 3, 1, 6, 5, 2]
+    ts = [0, 1, 2, 3, 3, 4, 5, 4]
+    rows = [*order, 7] if 7 not in order else order
+    ev = _read([ids[i] for i in rows], [parents[i] for i in rows], ["A"] * len(rows),
+               [ts[i] for i in rows], strict=False)
+    assert ev.accounting.set_aside == {"duplicate_event_id": 2}
+    assert ev.accounting.notes["second_parent"] == 2
+    e = eq.conversations(ev, level="event").sort_by("event_id").to_pydict()
+    assert e["event_id"] == [1, 2, 3, 4, 5, 6]
+    assert e["parent"] == [None, 1, 2, 1, 2, 5]
+    assert e["depth"] == [0, 1, 2, 1, 2, 3]

@@ -111,7 +111,11 @@ def read_events(
       a row that is not a reply, a null ``event_id`` -> bad row;
     * rows sharing an ``event_id``: the earliest is kept, the others are bad
       (``duplicate_row`` when every mapped field is equal, else
-      ``duplicate_event_id``, e.g. a node with a second parent);
+      ``duplicate_event_id``, e.g. a node with a second parent); in lenient
+      mode an event listed under several parents at its kept time keeps the
+      nearest present parent (least depth, then smallest parent id: the
+      breadth-first distance, independent of row order), counted as
+      ``second_parent``;
     * a parent that is not in the data makes the reply a root
       (``orphan_parent``, kept and counted);
     * a parent in another thread (given ``thread`` column) is cut, the reply
@@ -139,7 +143,10 @@ def read_events(
                      parent=parent, thread=thread, weight=weight)
     table = to_table(source, columns=list(cmap.roles().values()),
                      dictionary=[cmap.kind] if cmap.kind else [])
-    return events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
+    ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
+    del table
+    pa.default_memory_pool().release_unused()  # hand the read buffers back to the system
+    return ev
 
 
 def _mask(col: pa.ChunkedArray | pa.Array) -> NDArray[np.bool_]:
@@ -286,7 +293,7 @@ def events_from_table(
     tree: Tree | None = None
     parent_pos: NDArray[np.int64] | None = None
     if eid_col is not None:
-        tree_state = _build_tree(rows, table, eid_col, keep, cmap, notes)
+        tree_state = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns)
         keep = ~rows.bad
         parent_pos = tree_state
     all_kept = bool(keep.all())  # the common case: no copies of the columns
@@ -383,9 +390,11 @@ def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
 
 
 def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],
-                cmap: ColumnMap, notes: dict[str, int]) -> NDArray[np.int64]:
+                cmap: ColumnMap, notes: dict[str, int],
+                ts_ns: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
     """Parent positions among the good rows, after setting aside cycles and
-    unnamed threads (strict mode raises on either)."""
+    unnamed threads (strict mode raises on either), and choosing among the
+    parents of an event listed under several (lenient mode)."""
 
     def positions() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
         kidx = np.flatnonzero(~rows.bad)
@@ -396,7 +405,19 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
         pos = _parent_positions(eid, par)
         orphans = pos == -2
         pos[orphans] = -1
+        if root_rows.size:  # an event also listed as a root at its kept time is a root
+            is_root = np.isin(kidx, root_rows)
+            pos[is_root] = -1
+            orphans[is_root] = False
+        if second:
+            assert ts_ns is not None
+            pos, orphans = _second_parents(rows, table, eid_col, kidx, pos, orphans, ts_ns,
+                                           cmap, notes)
         return kidx, pos, orphans
+
+    second = (ts_ns is not None and cmap.parent is not None
+              and "duplicate_event_id" in rows.names)
+    root_rows = _root_rows(rows, table, eid_col, ts_ns, cmap)
 
     kidx, pos, orphans = positions()
     _, _, stuck = root_and_depth(pos)
@@ -423,6 +444,102 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
                 kidx, pos, orphans = positions()
     notes["orphan_parent"] = int(orphans.sum())
     return pos
+
+
+def _root_rows(rows: _Rows, table: pa.Table, eid_col: pa.Array,
+               ts_ns: NDArray[np.int64] | None, cmap: ColumnMap) -> NDArray[np.int64]:
+    """Kept rows whose event is also listed, at the same time, with a null parent."""
+    if ts_ns is None or cmap.parent is None or "duplicate_event_id" not in rows.names:
+        return np.zeros(0, dtype=np.int64)
+    losers = np.flatnonzero(rows.reason == rows.names.index("duplicate_event_id"))
+    losers = losers[_mask(_flat(table[cmap.parent]).take(pa.array(losers)))]
+    if losers.size == 0:
+        return losers.astype(np.int64)
+    kidx = np.flatnonzero(~rows.bad)
+    at = pc.fill_null(pc.index_in(eid_col.take(pa.array(losers)),
+                                  value_set=eid_col.take(pa.array(kidx))), -1)
+    at_np = at.to_numpy(zero_copy_only=False).astype(np.int64)
+    ok = at_np >= 0
+    keepers = kidx[at_np[ok]]
+    same = ts_ns[keepers] == ts_ns[losers[ok]]
+    return np.unique(keepers[same]).astype(np.int64)
+
+
+def _second_parents(rows: _Rows, table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
+                    pos: NDArray[np.int64], orphans: NDArray[np.bool_],
+                    ts_ns: NDArray[np.int64], cmap: ColumnMap,
+                    notes: dict[str, int]) -> tuple[NDArray[np.int64], NDArray[np.bool_]]:
+    """An event listed under several parents at the same time keeps the nearest.
+
+    The rows set aside as ``duplicate_event_id`` that have the kept row's time
+    offer their parent as a candidate.  Each such event (unless it is also
+    listed as a root) takes, among its candidates present in the data (the
+    kept row's parent included), the one of least depth, ties to the smallest
+    parent ``event_id``: the breadth-first (shortest) distance from the root,
+    whatever the row order.  Absent parents and the event itself are ignored;
+    an event with no present candidate stays an ``orphan_parent`` root.
+
+    Rounds: start from the smallest-id candidate; then every event moves to its
+    best candidate among those that reach a root (a candidate caught in a
+    parent cycle is never taken).  A move never closes a cycle: a node that
+    reaches a root moves to a parent of smaller depth (so not below itself),
+    a node caught in a cycle moves below a node that reaches a root.  Depths
+    only fall, so the rounds stop; the fixed point is the shortest distance.
+    Nodes still caught in a cycle are left for the ``parent_cycle`` policy.
+    Counted as ``second_parent`` (events with two or more present parents).
+    """
+    code = rows.names.index("duplicate_event_id")
+    losers = np.flatnonzero(rows.reason == code)
+    eid_k = eid_col.take(pa.array(kidx))
+    node = pc.index_in(eid_col.take(pa.array(losers)), value_set=eid_k)
+    node_np = pc.fill_null(node, -1).to_numpy(zero_copy_only=False).astype(np.int64)
+    ok = node_np >= 0
+    ok[ok] &= ts_ns[losers[ok]] == ts_ns[kidx[node_np[ok]]]
+    losers, node_np = losers[ok], node_np[ok]
+    if losers.size == 0:
+        notes["second_parent"] = 0
+        return pos, orphans
+    n = np.int64(pos.shape[0])
+    par_l = _parent_positions(eid_k, _flat(table[cmap.parent]).take(pa.array(losers)))
+    nodes = np.unique(node_np)
+    genuine_root = (pos[nodes] < 0) & ~orphans[nodes]  # also listed as a root: stays one
+    cand_node = np.concatenate([node_np, nodes])
+    cand_par = np.concatenate([par_l, pos[nodes]])
+    keep = (cand_par >= 0) & (cand_par != cand_node) & ~np.isin(cand_node, nodes[genuine_root])
+    pairs = np.unique(cand_node[keep] * (n + 1) + cand_par[keep])
+    cand_node, cand_par = pairs // (n + 1), pairs % (n + 1)
+    multi = np.bincount(cand_node, minlength=int(n))
+    notes["second_parent"] = int(np.count_nonzero(multi >= 2))
+    if cand_node.size == 0:
+        return pos, orphans
+    upar = np.unique(cand_par)
+    prank = np.zeros(int(n), dtype=np.int64)
+    order = pc.sort_indices(eid_k.take(pa.array(upar))).to_numpy()
+    prank[upar[order]] = np.arange(upar.size)
+    big = np.int64(upar.size + 1)
+    never = np.iinfo(np.int64).max
+    pos = pos.copy()
+    orphans = orphans.copy()
+    # start: the smallest-id candidate (independent of row order)
+    o = np.lexsort((prank[cand_par], cand_node))
+    first = np.ones(o.size, dtype=bool)
+    first[1:] = cand_node[o][1:] != cand_node[o][:-1]
+    pos[cand_node[o][first]] = cand_par[o][first]
+    orphans[cand_node[o][first]] = False
+    for _ in range(4 * int(np.log2(max(int(n), 2))) + 64):
+        _, depth, stuck = root_and_depth(pos)
+        key = np.where(stuck[cand_par], never,
+                       depth[cand_par].astype(np.int64) * big + prank[cand_par])
+        o = np.lexsort((key, cand_node))
+        first = np.ones(o.size, dtype=bool)
+        first[1:] = cand_node[o][1:] != cand_node[o][:-1]
+        best = o[first]
+        best = best[key[best] < never]
+        change = pos[cand_node[best]] != cand_par[best]
+        if not change.any():
+            break
+        pos[cand_node[best[change]]] = cand_par[best[change]]
+    return pos, orphans
 
 
 def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],

@@ -29,8 +29,8 @@ Definitions (the spec the tests check):
 
 from __future__ import annotations
 
-import ast
 import io
+import re
 import tarfile
 from os import PathLike
 from typing import Any
@@ -40,7 +40,7 @@ import pyarrow as pa
 import pyarrow.compute as pc
 from numpy.typing import NDArray
 
-from engagequal.errors import OptionError
+from engagequal.errors import InputError, OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
@@ -57,6 +57,7 @@ __all__ = [
 ]
 
 _LEVELS = ("thread", "event", "dyad", "user")
+_EDGE = re.compile(r"\['([^']*)', '([^']*)', '([^']*)'\]->\['([^']*)', '([^']*)', '([^']*)'\]")
 
 THREAD_SCHEMA = pa.schema([
     ("thread", pa.int64()), ("size", pa.int64()), ("roots", pa.int64()),
@@ -529,16 +530,18 @@ def propagation_tree_table(path: str | PathLike[str]) -> pa.Table:
             if not ln.strip():
                 continue
             lines += 1
-            left, right = ln.split("->")
-            pa_, ch = ast.literal_eval(left), ast.literal_eval(right)
-            if pa_ == ch:
+            m = _EDGE.fullmatch(ln.strip())
+            if m is None:
+                raise InputError(f"tree {tree_id}: cannot parse the edge line {ln!r}")
+            pu, pt, pd, cu, ct, cd = m.groups()
+            if (pu, pt, pd) == (cu, ct, cd):
                 loops += 1
                 continue
-            eid.append(f"{tree_id}|{ch[0]}|{ch[1]}|{ch[2]}")
-            par.append(None if pa_[0] == "ROOT" else f"{tree_id}|{pa_[0]}|{pa_[1]}|{pa_[2]}")
-            act.append(ch[0])
-            ts.append(float(ch[2]) * 60.0)
-            kind.append("share" if ch[1] == tree_id else "reply")
+            eid.append(f"{tree_id}|{cu}|{ct}|{cd}")
+            par.append(None if pu == "ROOT" else f"{tree_id}|{pu}|{pt}|{pd}")
+            act.append(cu)
+            ts.append(float(cd) * 60.0)
+            kind.append("share" if ct == tree_id else "reply")
             thr.append(tree_id)
     meta = {"trees": str(len(files)), "lines": str(lines), "self_loop_lines": str(loops)}
     return pa.table({"event_id": eid, "parent": pa.array(par, pa.string()), "actor": act,
