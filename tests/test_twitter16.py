@@ -16,10 +16,10 @@ from collections import Counter
 import numpy as np
 import pyarrow as pa
 import pytest
+from tests.conftest import data_path
 
 import engagequal as eq
 from engagequal.metrics.conversations import conversation_tables, propagation_tree_table
-from tests.conftest import data_path
 
 OPTS = {"actor": "actor", "target": None, "ts": "ts", "kind": "kind", "event_id": "event_id",
         "parent": "parent", "thread": "thread", "strict": False}
