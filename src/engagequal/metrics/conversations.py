@@ -530,10 +530,10 @@ def propagation_tree_table(path: str | PathLike[str]) -> pa.Table:
             if not ln.strip():
                 continue
             lines += 1
-            m = _EDGE.fullmatch(ln.strip())
-            if m is None:
+            mt = _EDGE.fullmatch(ln.strip())
+            if mt is None:
                 raise InputError(f"tree {tree_id}: cannot parse the edge line {ln!r}")
-            pu, pt, pd, cu, ct, cd = m.groups()
+            pu, pt, pd, cu, ct, cd = mt.groups()
             if (pu, pt, pd) == (cu, ct, cd):
                 loops += 1
                 continue
