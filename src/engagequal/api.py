@@ -124,9 +124,16 @@ def analyze(
                     reciprocity_user,
                 )
 
-                parts["reciprocity_global"] = reciprocity_global(ev, d, opts)
-                parts["reciprocity_user"] = reciprocity_user(ev, d, opts)
-                parts["reciprocity_dyad"] = reciprocity_dyad(ev, d, opts)
+                p: Any = d
+                try:  # unordered pairs, built once for the three tables
+                    from engagequal.kernels.dyads import pairs_from_dyads
+
+                    p = pairs_from_dyads(d)
+                except ImportError:  # pragma: no cover - older kernels take Dyads
+                    pass
+                parts["reciprocity_global"] = reciprocity_global(ev, p, opts)
+                parts["reciprocity_user"] = reciprocity_user(ev, p, opts)
+                parts["reciprocity_dyad"] = reciprocity_dyad(ev, p, opts)
             elif m == "responsiveness":
                 from engagequal.metrics.responsiveness import responsiveness_table
 

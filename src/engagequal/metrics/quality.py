@@ -333,21 +333,27 @@ def _count_distinct(user: NDArray[np.int64], week: NDArray[np.int64], n_users: i
 
 class _Exchanges:
     """Per message-like event (in input order): answered-or-answering within
-    delta, answered (a later reverse event within delta), in a temporal exchange."""
+    delta (``two_way``), in a temporal exchange (``in_exchange``); per directed
+    pair with a message: its recipient and whether the recipient answered."""
 
-    def __init__(self, upair: NDArray[np.int64], secs: NDArray[np.int64],
-                 direction: NDArray[np.int64], delta_s: int) -> None:
-        m = upair.shape[0]
+    def __init__(self, actor: NDArray[np.int64], target: NDArray[np.int64],
+                 secs: NDArray[np.int64], delta_s: int, n_users: int) -> None:
+        m = actor.shape[0]
         self.two_way = np.zeros(m, dtype=bool)
-        self.answered = np.zeros(m, dtype=bool)
         self.in_exchange = np.zeros(m, dtype=bool)
+        self.recipient = np.zeros(0, dtype=np.int64)
+        self.answered_pair = np.zeros(0, dtype=bool)
         if m == 0:
             return
-        tmin = int(secs.min())
-        t = secs - tmin
+        direction = (actor > target).astype(np.int64)
+        lo = np.minimum(actor, target)
+        upair = lo * np.int64(n_users) + np.maximum(actor, target)
+        t = secs - int(secs.min())
         tbits = max(int(t.max()).bit_length(), 1)
-        pbits = max(int(upair.max()).bit_length(), 1)
-        if pbits + tbits + 1 <= 62:
+        if max(int(upair.max()).bit_length(), 1) + tbits + 1 > 62:
+            _, upair = np.unique(upair, return_inverse=True)  # dense ranks fit better
+            upair = upair.astype(np.int64)
+        if max(int(upair.max()).bit_length(), 1) + tbits + 1 <= 62:
             order = np.argsort((upair << (tbits + 1)) | (t << 1) | direction)
         else:  # pragma: no cover - needs > 2**62 (pair, second) combinations
             order = np.lexsort((direction, t, upair))
@@ -355,8 +361,9 @@ class _Exchanges:
         pos = np.arange(m, dtype=np.int64)
         starts = segment_starts(up_s)
         seg_len = np.diff(np.append(starts, m))
-        seg_start = np.repeat(starts, seg_len)
-        seg_end = seg_start + np.repeat(seg_len, seg_len)
+        seg_id = np.repeat(np.arange(starts.size, dtype=np.int64), seg_len)
+        seg_start = starts[seg_id]
+        seg_end = seg_start + seg_len[seg_id]
         is0 = d_s == 0
 
         def last_where(flag: NDArray[np.bool_]) -> NDArray[np.int64]:
@@ -381,10 +388,8 @@ class _Exchanges:
             return res
 
         # the nearest event of the other direction, before and after
-        prev_opp = np.where(is0, last_where(~is0), last_where(is0))
-        next_opp = np.where(is0, next_where(~is0), next_where(is0))
-        has_prev = within_prev(prev_opp)
-        has_next = within_next(next_opp)
+        has_prev = within_prev(np.where(is0, last_where(~is0), last_where(is0)))
+        has_next = within_next(np.where(is0, next_where(~is0), next_where(is0)))
         # first of a triple: a later reverse event that is itself answered;
         # last of a triple: an earlier reverse event that itself answered
         first = within_next(np.where(is0, next_where(~is0 & has_next),
@@ -392,8 +397,16 @@ class _Exchanges:
         last = within_prev(np.where(is0, last_where(~is0 & has_prev),
                                     last_where(is0 & has_prev)))
         self.two_way[order] = has_prev | has_next
-        self.answered[order] = has_next
         self.in_exchange[order] = (has_prev & has_next) | first | last
+        # per (pair, direction): who received, and did they answer any message
+        sd = seg_id * 2 + d_s
+        n_sd = 2 * starts.size
+        wrote = np.bincount(sd, minlength=n_sd) > 0
+        answered = np.bincount(sd, weights=has_next, minlength=n_sd) > 0
+        first_of = np.zeros(n_sd, dtype=np.int64)
+        first_of[sd] = pos  # an event of each (pair, direction)
+        self.recipient = target[order][first_of[wrote]]
+        self.answered_pair = answered[wrote]
 
 
 def quality_table(
@@ -451,13 +464,20 @@ def quality_table(
     rev = reverse_index(d)
     nd = len(d)
 
-    def dyad_index(sel: NDArray[np.bool_]) -> NDArray[np.int64]:
-        key = actor[sel].astype(np.int64) * n64 + target[sel]
-        out: NDArray[np.int64] = np.searchsorted(dkey, key).astype(np.int64)
+    def dyad_sums(sel: NDArray[np.bool_], x: NDArray[np.float64]) -> NDArray[np.float64]:
+        """Per dyad of ``d``, the sum of ``x`` over the selected events (a CSR
+        build sums duplicates with a counting sort; its sorted keys then find
+        their dyads by a cache-friendly search of sorted queries)."""
+        out = np.zeros(nd)
+        if not sel.any():
+            return out
+        mat = sp.csr_matrix((x, (actor[sel], target[sel])), shape=(nu, nu))
+        mat.sum_duplicates()
+        rows = np.repeat(np.arange(nu, dtype=np.int64), np.diff(mat.indptr))
+        out[np.searchsorted(dkey, rows * n64 + mat.indices)] = mat.data
         return out
 
-    ti = dyad_index(tie_ev)
-    wm = np.bincount(ti, weights=w[tie_ev], minlength=nd) if nd else np.zeros(0)
+    wm = dyad_sums(tie_ev, w[tie_ev])
     has_rev = rev >= 0
     wm_rev = np.zeros(nd)
     wm_rev[has_rev] = wm[rev[has_rev]]
@@ -507,13 +527,10 @@ def quality_table(
     eff = np.exp(np.maximum(ent, 0.0))
 
     # ---- exchanges, answers and two-way weeks from one sort ----
-    mi = dyad_index(msg)
-    upair = np.where(has_rev[mi], np.minimum(mi, rev[mi]), mi) if mi.size else mi
     m_actor = actor[msg].astype(np.int64)
     m_target = target[msg].astype(np.int64)
-    direction = (m_actor > m_target).astype(np.int64)
     secs = ts[msg] // 1_000_000_000
-    xch = _Exchanges(upair, secs, direction, delta_s)
+    xch = _Exchanges(m_actor, m_target, secs, delta_s, nu)
 
     conv_num = (np.bincount(m_actor, weights=xch.in_exchange, minlength=nu)
                 + np.bincount(m_target, weights=xch.in_exchange, minlength=nu))
@@ -521,11 +538,8 @@ def quality_table(
                 + np.bincount(target[tie_ev], minlength=nu)).astype(np.float64)
 
     # responsiveness: of the people who wrote to u, the share u answered
-    wrote = np.bincount(mi, minlength=nd) > 0 if nd else np.zeros(0, dtype=bool)
-    got_answer = (np.bincount(mi, weights=xch.answered, minlength=nd) > 0 if nd
-                  else np.zeros(0, dtype=bool))
-    writers = np.bincount(d.v, weights=wrote, minlength=nu)
-    answered_writers = np.bincount(d.v, weights=got_answer, minlength=nu)
+    writers = np.bincount(xch.recipient, minlength=nu)
+    answered_writers = np.bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
 
     # steadiness: active weeks and weeks with a two-way exchange
     week = (ts // 1_000_000_000 + _MONDAY_SHIFT_S) // _WEEK_S
@@ -548,8 +562,7 @@ def quality_table(
 
     # followers and the engaged audience
     fsel = aimed & follow_k[kind]
-    fi = dyad_index(fsel)
-    follows = np.bincount(fi, minlength=nd) > 0 if nd else np.zeros(0, dtype=bool)
+    follows = dyad_sums(fsel, np.ones(int(np.count_nonzero(fsel)))) > 0
     followers = np.bincount(d.v, weights=follows, minlength=nu)
     engaged = np.bincount(d.v, weights=follows & (wm > 0), minlength=nu)
 
