@@ -167,16 +167,26 @@ class Events:
         codes = [i for i, k in enumerate(self.kinds) if k in names]
         return np.isin(self.kind, np.asarray(codes, dtype=np.int16))
 
-    def times(self, ns: NDArray[np.int64]) -> pa.Array:
+    def times(self, ns: NDArray[np.int64], *, inplace: bool = False) -> pa.Array:
         """Nanosecond times back in the original time type (numeric seconds
-        stay numbers; timestamps keep their unit and zone)."""
+        stay numbers; timestamps keep their unit and zone).
+
+        With ``inplace`` an ``int64`` array ``ns`` is overwritten by the
+        converted values where the type allows, and shared with the result.
+        """
         ns = np.asarray(ns, dtype=np.int64)
         t = self.time_type
         if pa.types.is_timestamp(t):
-            arr = pa.array(ns, pa.timestamp("ns", tz=t.tz))
-            return arr.cast(t, safe=False) if t.unit != "ns" else arr
+            scale = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}[t.unit]
+            if scale == 1:
+                return pa.array(ns, t)
+            out = ns if inplace else np.empty_like(ns)
+            np.floor_divide(ns, scale, out=out)
+            return pa.array(out, t)
         if pa.types.is_integer(t):
-            return pa.array(ns // 1_000_000_000, pa.int64())
+            out = ns if inplace else np.empty_like(ns)
+            np.floor_divide(ns, 1_000_000_000, out=out)
+            return pa.array(out, pa.int64())
         if pa.types.is_floating(t) or pa.types.is_decimal(t):
             return pa.array(ns / 1e9, pa.float64())
         return pa.array(ns, pa.timestamp("ns", tz="UTC"))

@@ -152,10 +152,11 @@ def aggregate_pairs(
     Notes
     -----
     Events are sorted once by the packed key ``(min(a, t), max(a, t),
-    a > t)``: each pair's events are then contiguous, its ``u -> v`` events
-    before its ``v -> u`` ones, so both directions and the pair-wide first and
-    last contact come out of segmented reductions, and no reverse dyad is ever
-    searched for.  Linear passes besides one sort of ``int64`` values.
+    a > t)``: each pair's events are then contiguous, so both directions and
+    the pair-wide first and last contact come out of segmented reductions
+    (the ``v -> u`` sums from weights masked by direction), and no reverse
+    dyad is ever searched for.  Linear passes besides one sort of ``int64``
+    values; at most about four event-sized arrays are alive at once.
 
     Examples
     --------
@@ -173,7 +174,8 @@ def aggregate_pairs(
     else:
         want_times = True
     actor, target, weight, ts = _drop_self(actor, target, weight, ts)
-    if actor.size == 0:
+    n = actor.size
+    if n == 0:
         return Pairs(_Z32, _Z32, np.zeros(0), np.zeros(0), _Z64, _Z64, _Z64, _Z64, n_users)
     b = _bits(n_users)
     key = np.minimum(actor, target).astype(np.int64)
@@ -183,31 +185,33 @@ def aggregate_pairs(
     key |= actor > target
     ks, order = sort_with_order(key, 1 << (2 * b + 1), overwrite=True)
     del key
-    starts = segment_starts(ks)          # directed dyads, in event order
-    dk = ks[starts]
+    # memory is the constraint at scale: keep few event-sized arrays alive
+    ws = weight[order]
+    ts_o = ts[order] if want_times else None
+    del order
+    rev = (ks & 1).astype(np.uint8)      # 1 for a v -> u event
+    ks >>= 1                             # pair keys
+    es = segment_starts(ks)              # pair starts, in event order
+    pk = ks[es]
     del ks
-    w = np.add.reduceat(weight[order], starts)
-    cnt = np.diff(starts, append=actor.size)
-    pk = dk >> 1
-    pstart = segment_starts(pk)          # pairs, in dyad order
-    d0 = (dk[pstart] & 1) == 0           # the pair's first dyad goes u -> v
-    pend = np.append(pstart[1:], dk.size) - 1   # its last dyad (== pstart when alone)
-    two = pend != pstart
-    w_uv = np.where(d0, w[pstart], 0.0)
-    w_vu = np.where(two | ~d0, w[pend], 0.0)
-    n_uv = np.where(d0, cnt[pstart], 0)
-    n_vu = np.where(two | ~d0, cnt[pend], 0)
-    if want_times:
-        ts_o = ts[order]
-        del order
-        ev_start = starts[pstart]
-        first = np.minimum.reduceat(ts_o, ev_start)
-        last = np.maximum.reduceat(ts_o, ev_start)
+    u = (pk >> b).astype(np.int32)
+    v = (pk & ((1 << b) - 1)).astype(np.int32)
+    del pk
+    if ts_o is not None:
+        first = np.minimum.reduceat(ts_o, es)
+        last = np.maximum.reduceat(ts_o, es)
+        del ts_o
     else:
         first = last = _Z64
-    pk0 = pk[pstart]
-    u = (pk0 >> b).astype(np.int32)
-    v = (pk0 & ((1 << b) - 1)).astype(np.int32)
+    n_vu = np.add.reduceat(rev, es, dtype=np.int64)
+    n_uv = np.diff(es, append=n)
+    n_uv -= n_vu
+    part = ws * rev                      # the v -> u weights (0 elsewhere)
+    del rev
+    w_vu = np.add.reduceat(part, es)
+    np.subtract(ws, part, out=part)      # the u -> v weights, exactly
+    del ws
+    w_uv = np.add.reduceat(part, es)
     return Pairs(u=u, v=v, w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
                  n_users=n_users)
 

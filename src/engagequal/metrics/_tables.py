@@ -15,13 +15,21 @@ __all__ = ["col", "ratio", "sort_table"]
 
 def ratio(num: NDArray[np.floating] | NDArray[np.integer],
           den: NDArray[np.floating] | NDArray[np.integer]) -> pa.Array:
-    """``num / den`` as float64, null where ``den == 0``."""
+    """``num / den`` as float64, null where ``den == 0`` (no validity bitmap
+    when every ratio is defined).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> ratio(np.array([1, 0, 3]), np.array([2, 0, 4])).to_pylist()
+    [0.5, None, 0.75]
+    """
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
     undefined = den == 0
-    with np.errstate(divide="ignore", invalid="ignore"):
-        out = np.where(undefined, 0.0, num / np.where(undefined, 1.0, den))
-    return pa.array(out, pa.float64(), mask=undefined)
+    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=~undefined)
+    return pa.array(out, pa.float64(), mask=undefined if undefined.any() else None)
 
 
 def col(values: NDArray[np.generic], mask: NDArray[np.bool_] | None = None,

@@ -188,9 +188,9 @@ def reciprocity_tables(
             out[lv] = reciprocity_global(ev, p, opts)
         elif lv == "user":
             out[lv] = reciprocity_user(ev, p, opts)
-        else:
-            out[lv] = reciprocity_dyad(ev, p, opts)
-    return out
+    if "dyad" in levels:  # last: it may reuse the pairs' buffers
+        out["dyad"] = _dyad_table(ev, p, opts, consume=True)
+    return {lv: out[lv] for lv in levels}
 
 
 def present_users(ev: Events, opts: TieOptions) -> NDArray[np.bool_]:
@@ -217,8 +217,9 @@ class _Ties:
         self.uv = p.w_uv > min_weight
         self.vu = p.w_vu > min_weight
         self.mutual = self.uv & self.vu
-        self.w_uv = np.where(self.uv, p.w_uv, 0.0)
-        self.w_vu = np.where(self.vu, p.w_vu, 0.0)
+        # weights are >= 0, so with no threshold a non-tie already weighs 0
+        self.w_uv = p.w_uv if min_weight == 0 else np.where(self.uv, p.w_uv, 0.0)
+        self.w_vu = p.w_vu if min_weight == 0 else np.where(self.vu, p.w_vu, 0.0)
         self.w_min = np.minimum(self.w_uv, self.w_vu)
 
 
@@ -255,10 +256,11 @@ def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table
     p = _as_pairs(d)
     t = _Ties(p, opts.min_weight)
     nu = ev.n_users
-    both = np.concatenate([p.u, p.v])  # each pair seen from u, then from v
+    pu, pv = p.u.astype(np.intp), p.v.astype(np.intp)  # converted once, not per bincount
 
     def per_user(from_u: NDArray[Any], from_v: NDArray[Any]) -> NDArray[np.float64]:
-        out = np.bincount(both, weights=np.concatenate([from_u, from_v]), minlength=nu)
+        out = np.bincount(pu, weights=from_u, minlength=nu)
+        out += np.bincount(pv, weights=from_v, minlength=nu)
         return np.asarray(out, dtype=np.float64)
 
     o = per_user(t.uv, t.vu)
@@ -295,7 +297,11 @@ def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table
 
 def reciprocity_dyad(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
     """The per-pair table from aggregated dyads or pairs (see :func:`reciprocity`)."""
-    p = _as_pairs(d)
+    return _dyad_table(ev, _as_pairs(d), opts, consume=False)
+
+
+def _dyad_table(ev: Events, p: Pairs, opts: TieOptions, *, consume: bool) -> pa.Table:
+    """The dyad table; with ``consume`` the pairs' time arrays are converted in place."""
     if len(p) and p.first.size != len(p):
         raise OptionError("the dyad table needs first / last contact: aggregate with times")
     mutual = (p.w_uv > opts.min_weight) & (p.w_vu > opts.min_weight)
@@ -306,8 +312,8 @@ def reciprocity_dyad(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table
         "w_vu": pa.array(p.w_vu),
         "n_uv": pa.array(p.n_uv),
         "n_vu": pa.array(p.n_vu),
-        "first": ev.times(p.first),
-        "last": ev.times(p.last),
+        "first": ev.times(p.first, inplace=consume),
+        "last": ev.times(p.last, inplace=consume),
         "balance": ratio(np.minimum(p.w_uv, p.w_vu), np.maximum(p.w_uv, p.w_vu)),
         "mutual": pa.array(mutual),
     })
