@@ -292,8 +292,9 @@ def events_from_table(
     notes: dict[str, int] = {}
     tree: Tree | None = None
     parent_pos: NDArray[np.int64] | None = None
+    forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None
     if eid_col is not None:
-        tree_state = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns)
+        tree_state, forest = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns)
         keep = ~rows.bad
         parent_pos = tree_state
     all_kept = bool(keep.all())  # the common case: no copies of the columns
@@ -317,7 +318,7 @@ def events_from_table(
         t_codes[fill] = a_codes[parent_pos[fill]]
     notes["self_interaction"] = int(np.count_nonzero(a_codes == t_codes))
     if eid_col is not None and parent_pos is not None:
-        tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes)
+        tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes, forest)
     acc = rows.accounting(int(kidx.size), notes)
     return Events(
         actor=a_codes,
@@ -391,7 +392,8 @@ def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
 
 def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],
                 cmap: ColumnMap, notes: dict[str, int],
-                ts_ns: NDArray[np.int64] | None = None) -> NDArray[np.int64]:
+                ts_ns: NDArray[np.int64] | None = None
+                ) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int32]] | None]:
     """Parent positions among the good rows, after setting aside cycles and
     unnamed threads (strict mode raises on either), and choosing among the
     parents of an event listed under several (lenient mode)."""
@@ -420,7 +422,8 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
     root_rows = _root_rows(rows, table, eid_col, ts_ns, cmap)
 
     kidx, pos, orphans = positions()
-    _, _, stuck = root_and_depth(pos)
+    checked = pos
+    root_c, depth_c, stuck = root_and_depth(pos)
     if stuck.any():
         members = cycle_members(pos, stuck)
         mask = np.zeros(rows.n, dtype=bool)
@@ -443,7 +446,8 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
             if unnamed.any():
                 kidx, pos, orphans = positions()
     notes["orphan_parent"] = int(orphans.sum())
-    return pos
+    # the roots and depths already found serve _finish_tree when nothing moved
+    return pos, ((root_c, depth_c) if pos is checked else None)
 
 
 def _root_rows(rows: _Rows, table: pa.Table, eid_col: pa.Array,
@@ -543,7 +547,8 @@ def _second_parents(rows: _Rows, table: pa.Table, eid_col: pa.Array, kidx: NDArr
 
 
 def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
-                 parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int]) -> Tree:
+                 parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int],
+                 forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None) -> Tree:
     """Roots, depths and thread codes of the kept rows."""
     eid = eid_col.take(pa.array(kidx))
     if cmap.thread is not None:
@@ -556,11 +561,19 @@ def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
         (tcode,), threads = encode_ids([thr], id_type([thr.type], [cmap.thread]))
         cross = (parent >= 0) & (tcode[np.maximum(parent, 0)] != tcode)
         notes["cross_thread_parent"] = int(cross.sum())
-        parent = np.where(cross, -1, parent)
-        root, depth, _ = root_and_depth(parent)
+        if cross.any() or forest is None:
+            parent = np.where(cross, -1, parent)
+            root, depth, _ = root_and_depth(parent)
+        else:
+            root, depth = forest
     else:
-        root, depth, _ = root_and_depth(parent)
+        root, depth = forest if forest is not None else root_and_depth(parent)[:2]
         typ = id_type([eid.type], [cmap.event_id or "event_id"])
-        (tcode,), threads = encode_ids([eid.take(pa.array(root))], typ)
+        # one thread per root: encode the roots' ids only (each is distinct)
+        roots = np.flatnonzero(parent < 0)
+        (rcode,), threads = encode_ids([eid.take(pa.array(roots))], typ)
+        code_of = np.zeros(parent.shape[0], dtype=np.int32)
+        code_of[roots] = rcode
+        tcode = code_of[root]
     return Tree(event_ids=eid, parent=parent, root=root, depth=depth, thread=tcode,
                 threads=threads)

@@ -223,6 +223,31 @@ def _segment_bounds(sorted_keys: NDArray[np.int64]) -> tuple[NDArray[np.int64],
     return starts, ends
 
 
+def _uniq(x: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Sorted distinct values (a sort and a mask: faster than hashing here)."""
+    if x.size == 0:
+        return x.astype(np.int64)
+    y = np.sort(x)
+    keep = np.empty(y.size, dtype=bool)
+    keep[0] = True
+    np.not_equal(y[1:], y[:-1], out=keep[1:])
+    return y[keep]
+
+
+def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """Sorted distinct values and the index of each input value among them."""
+    if x.size == 0:
+        return x.astype(np.int64), np.zeros(0, dtype=np.int64)
+    order = np.argsort(x)
+    y = x[order]
+    new = np.empty(y.size, dtype=bool)
+    new[0] = True
+    np.not_equal(y[1:], y[:-1], out=new[1:])
+    inv = np.empty(x.size, dtype=np.int64)
+    inv[order] = np.cumsum(new) - 1
+    return y[new], inv
+
+
 def conversation_tables(
     ev: Events, *, levels: tuple[str, ...] = _LEVELS
 ) -> dict[str, pa.Table]:
@@ -303,8 +328,7 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64
     max_width = np.zeros(t, dtype=np.int64)
     np.maximum.at(max_width, level_thread, width)
     # h = max_i min(rank_desc(i), depth_i) within each thread
-    tstart = np.searchsorted(key >> 32, np.arange(t, dtype=np.int64), side="left")
-    tend = np.append(tstart[1:], n)
+    tend = np.cumsum(size)  # key is sorted by thread first
     kt = key >> 32
     rank_desc = tend[kt] - np.arange(n)
     h_index = np.zeros(t, dtype=np.int64)
@@ -321,22 +345,31 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64
     # participants and re-entry from (thread, actor) pairs
     n_users = max(ev.n_users, 1)
     pair_key = thread * n_users + actor
-    pkeys, pinv = np.unique(pair_key, return_inverse=True)
-    pinv = pinv.reshape(-1)
+    pkeys, pinv = _uniq_inv(pair_key)
     p_thread = pkeys // n_users
     participants = np.bincount(p_thread, minlength=t)
     ts = ev.ts
-    first = np.full(pkeys.size, np.iinfo(np.int64).max, dtype=np.int64)
-    last = np.full(pkeys.size, np.iinfo(np.int64).min, dtype=np.int64)
-    np.minimum.at(first, pinv, ts)
-    np.maximum.at(last, pinv, ts)
-    own_between = np.bincount(pinv, weights=(ts > first[pinv]) & (ts < last[pinv]),
-                              minlength=pkeys.size)
-    ts_sorted = np.sort(ts)
-    rank = np.searchsorted(ts_sorted, ts, side="left")  # ties share a rank
+    # rank of each time among all times, equal times sharing the rank of the first
+    order = np.argsort(ts)
+    ts_sorted = ts[order]
+    gstart = np.ones(n, dtype=bool)
+    np.not_equal(ts_sorted[1:], ts_sorted[:-1], out=gstart[1:])
+    run_start = np.maximum.accumulate(np.where(gstart, np.arange(n), 0))
+    rank = np.empty(n, dtype=np.int64)
+    rank[order] = run_start
+    starts_g = np.flatnonzero(gstart)
+    after = np.empty(n, dtype=np.int64)  # rank -> first rank of a later time
+    after[starts_g] = np.append(starts_g[1:], n)
+    del order, ts_sorted, gstart, run_start
     tkey = np.sort((thread << 32) | rank)
-    lo_rank = np.searchsorted(ts_sorted, first, side="right")
-    hi_rank = np.searchsorted(ts_sorted, last, side="left")
+    first_r = np.full(pkeys.size, n, dtype=np.int64)
+    last_r = np.zeros(pkeys.size, dtype=np.int64)
+    np.minimum.at(first_r, pinv, rank)
+    np.maximum.at(last_r, pinv, rank)
+    lo_rank = after[first_r]  # events strictly later than the first own post
+    hi_rank = last_r  # events strictly earlier than the last own post
+    own_between = np.bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
+                              minlength=pkeys.size)
     between = (np.searchsorted(tkey, (p_thread << 32) | hi_rank, side="left")
                - np.searchsorted(tkey, (p_thread << 32) | lo_rank, side="left"))
     between = np.where(hi_rank > lo_rank, between, 0)
@@ -400,8 +433,7 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int64],
     a1 = actor[ends]
     a2 = actor[parent[ends]]
     key = np.minimum(a1, a2) * nu + np.maximum(a1, a2)
-    keys, inv = np.unique(key, return_inverse=True)
-    inv = inv.reshape(-1)
+    keys, inv = _uniq_inv(key)
     L = runs.turn[ends]
     exchanges = np.bincount(inv, minlength=keys.size)
     convs = np.bincount(inv, weights=L >= 3, minlength=keys.size)
@@ -420,7 +452,7 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int64],
     h = runs.head[seg_roots]
     hk = np.minimum(actor[seg_roots], actor[h]) * nu + np.maximum(actor[seg_roots], actor[h])
     nh = np.int64(parent.shape[0])
-    uniq = np.unique(hk * nh + h) if h.size else np.zeros(0, dtype=np.int64)
+    uniq = _uniq(hk * nh + h)
     turns = turns + np.bincount(np.searchsorted(keys, uniq // nh), minlength=keys.size)
     return pa.table({
         "u": ev.user_ids(keys // nu),
@@ -438,7 +470,7 @@ def _user_table(ev: Events, depth: NDArray[np.int64], root: NDArray[np.int64],
     nu = ev.n_users
     events = np.bincount(actor, minlength=nu)
     n_threads = max(len(ev.tree.threads), 1) if ev.tree is not None else 1
-    ta = np.unique(actor * n_threads + thread)
+    ta = _uniq(actor * n_threads + thread)
     joined = np.bincount(ta // n_threads, minlength=nu)
     reply = depth >= 1
     replies = np.bincount(actor[reply], minlength=nu)
@@ -454,7 +486,7 @@ def _user_table(ev: Events, depth: NDArray[np.int64], root: NDArray[np.int64],
     starter = actor[root]
     other = reply & (actor != starter)
     received = np.bincount(starter[other], minlength=nu)
-    sr = np.unique(starter[other] * max(nu, 1) + actor[other])
+    sr = _uniq(starter[other] * max(nu, 1) + actor[other])
     distinct = np.bincount(sr // max(nu, 1), minlength=nu)
     users = np.flatnonzero(events > 0)
     no_reply = replies[users] == 0
