@@ -159,7 +159,7 @@ def _chunk_to_ns(col: pa.Array, name: str, out: NDArray[np.int64],
             over = raw > lim if raw.dtype.kind == "u" else np.abs(raw) > lim
             bad |= over
             raw = np.where(over, 0, raw)
-        np.multiply(raw, scale, out=out, casting="unsafe")
+        np.multiply(raw.astype(np.int64, copy=False), scale, out=out)
         return
     if pa.types.is_floating(t) or pa.types.is_decimal(t):
         raw = pc.fill_null(col.cast(pa.float64()), np.nan).to_numpy(zero_copy_only=False)
