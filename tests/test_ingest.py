@@ -82,8 +82,8 @@ def _sources(tmp: Path) -> dict[str, Any]:
 
 def test_every_source_gives_identical_events(tmp_path: Path) -> None:
     ref = eq.read_events(base_table(), **MAP)
-    assert ref.n_events == 7 and ref.users.to_pylist() == sorted(set(base_table()["from"]
-                                                                     .to_pylist() + ["李"]))
+    assert ref.n_events == 7
+    assert ref.users.to_pylist() == sorted({*base_table()["from"].to_pylist(), "李"})
     srcs = _sources(tmp_path)
     assert len(srcs) >= 14
     for name, src in srcs.items():
