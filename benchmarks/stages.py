@@ -200,6 +200,8 @@ def report_tables(rep: Any) -> Result:
 
 def eq_stream(path: str) -> Result:
     res = _eq().analyze_stream(path, progress=False, whole_threads=True, **TREE)
+    if not isinstance(res, dict):  # a Report
+        return report_tables(res)
     out: Result = {}
     if "reciprocity_global" in res:
         out["global"] = res["reciprocity_global"]
