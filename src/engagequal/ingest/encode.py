@@ -122,9 +122,19 @@ def encode_ids(
             present = np.zeros(hi - off + 1, dtype=bool)
             for a in flat:
                 present[a - off if off else a] = True
+            codes: list[NDArray[np.int32]] = []
+            dictionary = pa.array(np.flatnonzero(present) + off, pa.int64())
+            if off == lo and present.all():  # every id in lo..hi: the code is id - lo
+                for cols, size in zip(arrs, sizes, strict=True):
+                    out = np.empty(size, dtype=np.int32)
+                    pos = 0
+                    for a in cols:
+                        np.subtract(a, lo, out=out[pos:pos + a.size], casting="unsafe")
+                        pos += a.size
+                    codes.append(out)
+                return codes, dictionary
             lut = np.cumsum(present, dtype=np.int32)
             lut -= 1
-            codes: list[NDArray[np.int32]] = []
             for cols, size in zip(arrs, sizes, strict=True):
                 out = np.empty(size, dtype=np.int32)
                 pos = 0
@@ -132,7 +142,7 @@ def encode_ids(
                     np.take(lut, a - off if off else a, out=out[pos:pos + a.size])
                     pos += a.size
                 codes.append(out)
-            return codes, pa.array(np.flatnonzero(present) + off, pa.int64())
+            return codes, dictionary
     allc = pa.chunked_array([c for cols in chunked for c in cols if len(c)], type=typ)
     enc = pc.dictionary_encode(allc)  # one dictionary shared by every chunk
     dict0 = enc.chunk(0).dictionary

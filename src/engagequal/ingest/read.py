@@ -143,6 +143,7 @@ def read_events(
                      parent=parent, thread=thread, weight=weight)
     table = to_table(source, columns=list(cmap.roles().values()),
                      dictionary=[cmap.kind] if cmap.kind else [])
+    pa.default_memory_pool().release_unused()  # the reader's scratch buffers
     ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
     del table
     pa.default_memory_pool().release_unused()  # hand the read buffers back to the system
@@ -175,6 +176,8 @@ class _Rows:
         return self.reason >= 0
 
     def flag(self, reason: str, mask: NDArray[np.bool_], column: str | None, what: str) -> None:
+        if not mask.any():  # the common case, one cheap pass
+            return
         new = mask & (self.reason < 0)
         count = int(new.sum())
         if count == 0:

@@ -295,6 +295,16 @@ def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table
     })
 
 
+def _balance(a: NDArray[np.float64], b: NDArray[np.float64]) -> pa.Array:
+    """``min(a, b) / max(a, b)``, null where both are 0 (two temporaries only)."""
+    lo = np.minimum(a, b)
+    hi = np.maximum(a, b)
+    undefined = hi == 0
+    np.divide(lo, hi, out=lo, where=~undefined)
+    del hi
+    return pa.array(lo, pa.float64(), mask=undefined if undefined.any() else None)
+
+
 def reciprocity_dyad(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
     """The per-pair table from aggregated dyads or pairs (see :func:`reciprocity`)."""
     return _dyad_table(ev, _as_pairs(d), opts, consume=False)
@@ -314,6 +324,6 @@ def _dyad_table(ev: Events, p: Pairs, opts: TieOptions, *, consume: bool) -> pa.
         "n_vu": pa.array(p.n_vu),
         "first": ev.times(p.first, inplace=consume),
         "last": ev.times(p.last, inplace=consume),
-        "balance": ratio(np.minimum(p.w_uv, p.w_vu), np.maximum(p.w_uv, p.w_vu)),
+        "balance": _balance(p.w_uv, p.w_vu),
         "mutual": pa.array(mutual),
     })
