@@ -352,3 +352,24 @@ def test_relabelling_ids_changes_nothing(table: pa.Table, keep_order: bool, rnd:
     if keep_order:
         assert d["u"].to_pylist() == b["dyad"]["u"].to_pylist()  # same row order too
     assert_tables_equal(_canonical_dyads(d), b["dyad"], key=["u", "v"], rtol=1e-12)
+
+
+# --- reply trees --------------------------------------------------------------------------
+
+@given(event_tables(reply_trees=True, max_events=30, min_events=1))
+def test_replies_without_target_aim_at_parent_actor(table: pa.Table) -> None:
+    ev = eq.read_events(table, event_id="event_id", parent="parent")
+    assert ev.tree is not None and ev.n_events == table.num_rows
+    targets = table["target"].to_pylist()
+    parents = table["parent"].to_pylist()
+    actors = table["actor"].to_pylist()
+    got = ev.user_ids(ev.target).to_pylist()
+    for i, (t, p) in enumerate(zip(targets, parents, strict=True)):
+        expected = actors[p - 1000] if t is None else t
+        assert got[i] == expected
+    # every event is a tie candidate; the reciprocity tables agree with plain rows
+    plain = table.set_column(1, "target", pa.array(got, table.schema.field("target").type))
+    a = eq.reciprocity_tables(ev)
+    b = eq.reciprocity_tables(plain.drop_columns(["event_id", "parent"]))
+    for k in a:
+        assert_tables_equal(a[k], b[k], key=KEYS[k])
