@@ -384,3 +384,38 @@ def test_second_parent_keeps_the_nearest_whatever_the_row_order(order):
     assert e["event_id"] == [1, 2, 3, 4, 5, 6]
     assert e["parent"] == [None, 1, 2, 1, 2, 5]
     assert e["depth"] == [0, 1, 2, 1, 2, 3]
+
+
+# shared/data/apache-mbox/README.md, "Figures computed here": max depth, mean
+# depth, longest run, longest run from the root, maximal runs >= 2 .. >= 6
+MBOX = {
+    "httpd-users-2020-07.mbox": (8, 1.2778, 4, 4, (37, 15, 4, 0, 0)),
+    "maven-dev-2017-11-mboxvm.mbox": (15, 2.1893, 6, 5, (87, 31, 14, 4, 1)),
+    "maven-dev-2017-12-mboxvm.mbox": (20, 3.0362, 6, 6, (68, 25, 13, 6, 2)),
+}
+
+
+@pytest.mark.parametrize("name", sorted(MBOX))
+def test_apache_mbox_readme_figures(name):
+    io = pytest.importorskip("engagequal.io")
+    from tests.conftest import data_path
+
+    t = io.read_mbox(data_path("apache-mbox", name))
+    first = t.filter(pa.compute.equal(t["event_id"], t["record"]))  # one row per message
+    tabs = conversation_tables(eq.read_events(first, **io.READ_OPTIONS))
+    max_depth, mean_depth, run_max, run_root, hist = MBOX[name]
+    th, e = tabs["thread"], tabs["event"].to_pydict()
+    assert pa.compute.max(th["max_depth"]).as_py() == max_depth
+    assert round(np.mean(e["depth"]), 4) == mean_depth
+    assert max(e["turn"]) == run_max
+    assert max(t_ for t_, d in zip(e["turn"], e["depth"], strict=True) if t_ == d + 1) == run_root
+    # maximal runs: no child continues them (child's turn is one more)
+    turn_of = dict(zip(e["event_id"], e["turn"], strict=True))
+    extended = {p for p, t_ in zip(e["parent"], e["turn"], strict=True)
+                if p is not None and t_ == turn_of[p] + 1}
+    ends = [t_ for i, t_ in zip(e["event_id"], e["turn"], strict=True)
+            if t_ >= 2 and i not in extended]
+    assert tuple(sum(x >= k for x in ends) for k in (2, 3, 4, 5, 6)) == hist
+    assert pa.compute.sum(th["exchanges"]).as_py() == hist[0]
+    assert pa.compute.sum(th["conversations"]).as_py() == hist[1]
+    assert pa.compute.max(th["longest_exchange"]).as_py() == run_max

@@ -405,8 +405,10 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
         kidx = np.flatnonzero(~rows.bad)
         if cmap.parent is None:
             return kidx, np.full(kidx.size, -1, dtype=np.int64), np.zeros(kidx.size, bool)
-        eid = eid_col.take(pa.array(kidx))
-        par = _flat(table[cmap.parent]).take(pa.array(kidx))
+        everything = kidx.size == rows.n  # no copy when every row is good
+        eid = eid_col if everything else eid_col.take(pa.array(kidx))
+        par = _flat(table[cmap.parent])
+        par = par if everything else par.take(pa.array(kidx))
         pos = _parent_positions(eid, par)
         orphans = pos == -2
         pos[orphans] = -1
@@ -553,7 +555,7 @@ def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
                  parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int],
                  forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None) -> Tree:
     """Roots, depths and thread codes of the kept rows."""
-    eid = eid_col.take(pa.array(kidx))
+    eid = eid_col if kidx.size == len(eid_col) else eid_col.take(pa.array(kidx))
     if cmap.thread is not None:
         thr = _flat(table[cmap.thread]).take(pa.array(kidx))
         if pa.types.is_dictionary(thr.type):

@@ -43,24 +43,34 @@ def root_and_depth(
     ([0, 0, 0, 0], [0, 1, 2, 1], np.False_)
     """
     n = parent.shape[0]
-    idx = np.arange(n, dtype=np.int64)
+    # 32-bit pointers when they fit: half the memory traffic of the gathers
+    itype = np.int32 if n < 2**31 - 1 else np.int64
     is_root = parent < 0
-    ptr = np.where(is_root, idx, parent)
+    ptr = parent.astype(itype)
+    roots = np.flatnonzero(is_root)
+    ptr[roots] = roots.astype(itype)
+    del roots
     dist = (~is_root).astype(np.int32)
     rounds = int(np.ceil(np.log2(max(n, 2)))) + 2
-    active = np.flatnonzero(ptr[ptr] != ptr)
+    active = np.flatnonzero(~is_root)
+    if active.size:
+        active = active[ptr[ptr[active]] != ptr[active]]
     for _ in range(rounds):
         if active.size == 0:
             break
         p = ptr[active]
         dist[active] += dist[p]
-        ptr[active] = ptr[p]
-        active = active[ptr[ptr[active]] != ptr[active]]
+        p = ptr[p]
+        ptr[active] = p
+        active = active[ptr[p] != p]
+        del p
     stuck = ~is_root[ptr]
+    root = ptr.astype(np.int64)
+    del ptr
     if stuck.any():
-        ptr = np.where(stuck, -1, ptr)
-        dist = np.where(stuck, -1, dist).astype(np.int32)
-    return ptr, dist, stuck
+        root[stuck] = -1
+        dist[stuck] = -1
+    return root, dist, stuck
 
 
 def cycle_members(parent: NDArray[np.int64], stuck: NDArray[np.bool_]) -> NDArray[np.int64]:

@@ -66,7 +66,8 @@ def subtree_aggregate(
     """
     n = parent.shape[0]
     acc = np.asarray(values, dtype=np.float64).copy()
-    anc = parent.astype(np.int64, copy=True)
+    anc: NDArray[np.int64] | NDArray[np.int32] = (
+        parent.astype(np.int32) if n < 2**31 - 1 else parent.astype(np.int64))
     active = np.flatnonzero(anc >= 0)
     while active.size:
         up = anc[active]

@@ -37,7 +37,6 @@ from typing import Any
 
 import numpy as np
 import pyarrow as pa
-import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from engagequal.errors import InputError, OptionError
@@ -68,8 +67,8 @@ THREAD_SCHEMA = pa.schema([
 ])
 EVENT_SCHEMA = pa.schema([
     ("event_id", pa.int64()), ("thread", pa.int64()), ("parent", pa.int64()),
-    ("root", pa.int64()), ("depth", pa.int64()), ("actor", pa.int64()), ("target", pa.int64()),
-    ("turn", pa.int64()), ("exchange_length", pa.int64()), ("in_conversation", pa.bool_()),
+    ("root", pa.int64()), ("depth", pa.int32()), ("actor", pa.int64()), ("target", pa.int64()),
+    ("turn", pa.int32()), ("exchange_length", pa.int32()), ("in_conversation", pa.bool_()),
 ])
 DYAD_SCHEMA = pa.schema([
     ("u", pa.int64()), ("v", pa.int64()), ("exchanges", pa.int64()),
@@ -285,10 +284,10 @@ def conversation_tables(
     if tree is None:
         return {lv: _empty(schemas[lv]) for lv in levels}
     parent = tree.parent
-    depth = tree.depth.astype(np.int64)
+    depth = tree.depth
     root = tree.root
     thread = tree.thread.astype(np.int64)
-    actor = ev.actor.astype(np.int64)
+    actor = ev.actor
     n = parent.shape[0]
     n_threads = len(tree.threads)
     runs = alternating_runs(parent, actor)
@@ -296,18 +295,21 @@ def conversation_tables(
     if "thread" in levels:
         out["thread"] = _thread_table(ev, parent, depth, root, thread, actor, runs.turn,
                                       runs.end, n, n_threads)
-    if "event" in levels:
-        out["event"] = _event_table(ev, parent, depth, root, thread, runs.turn, runs.longest)
     if "dyad" in levels:
         out["dyad"] = _dyad_table(ev, parent, actor, runs)
     if "user" in levels:
         out["user"] = _user_table(ev, depth, root, thread, actor, runs.longest, n)
+    if "event" in levels:  # last: the working arrays are freed first
+        turn, longest = runs.turn.astype(np.int32), runs.longest.astype(np.int32)
+        del runs, thread
+        out["event"] = _event_table(ev, parent, turn, longest)
+    return {lv: out[lv] for lv in levels}
     return out
 
 
-def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64],
+def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32],
                   root: NDArray[np.int64], thread: NDArray[np.int64],
-                  actor: NDArray[np.int64], turn: NDArray[np.int64], end: NDArray[np.bool_],
+                  actor: NDArray[np.int32], turn: NDArray[np.int64], end: NDArray[np.bool_],
                   n: int, n_threads: int) -> pa.Table:
     tree = ev.tree
     assert tree is not None
@@ -354,25 +356,37 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64
     ts_sorted = ts[order]
     gstart = np.ones(n, dtype=bool)
     np.not_equal(ts_sorted[1:], ts_sorted[:-1], out=gstart[1:])
-    run_start = np.maximum.accumulate(np.where(gstart, np.arange(n), 0))
     rank = np.empty(n, dtype=np.int64)
-    rank[order] = run_start
-    starts_g = np.flatnonzero(gstart)
-    after = np.empty(n, dtype=np.int64)  # rank -> first rank of a later time
-    after[starts_g] = np.append(starts_g[1:], n)
-    del order, ts_sorted, gstart, run_start
-    tkey = np.sort((thread << 32) | rank)
+    rank[order] = np.maximum.accumulate(np.where(gstart, np.arange(n), 0))
+    del order, ts_sorted, gstart
+    # in (thread, rank) order: where each event's group of equal (thread, time)
+    # starts and ends; both grow with time inside a thread
+    order = np.argsort((thread << 32) | rank)
+    skey = ((thread << 32) | rank)[order]
+    gs = np.ones(n, dtype=bool)
+    np.not_equal(skey[1:], skey[:-1], out=gs[1:])
+    del skey
+    idx = np.arange(n)
+    gpos = np.empty(n, dtype=np.int64)
+    gpos[order] = np.maximum.accumulate(np.where(gs, idx, 0))
+    ge = np.append(gs[1:], True)
+    gend = np.empty(n, dtype=np.int64)
+    gend[order] = np.minimum.accumulate(np.where(ge, idx + 1, n)[::-1])[::-1]
+    del order, gs, ge, idx
     first_r = np.full(pkeys.size, n, dtype=np.int64)
     last_r = np.zeros(pkeys.size, dtype=np.int64)
     np.minimum.at(first_r, pinv, rank)
     np.maximum.at(last_r, pinv, rank)
-    lo_rank = after[first_r]  # events strictly later than the first own post
-    hi_rank = last_r  # events strictly earlier than the last own post
     own_between = np.bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
                               minlength=pkeys.size)
-    between = (np.searchsorted(tkey, (p_thread << 32) | hi_rank, side="left")
-               - np.searchsorted(tkey, (p_thread << 32) | lo_rank, side="left"))
-    between = np.where(hi_rank > lo_rank, between, 0)
+    # thread events strictly later than the first own post and strictly
+    # earlier than the last: from the end of the first one's group to the
+    # start of the last one's group
+    lo = np.full(pkeys.size, n, dtype=np.int64)
+    hi = np.zeros(pkeys.size, dtype=np.int64)
+    np.minimum.at(lo, pinv, gend)
+    np.maximum.at(hi, pinv, gpos)
+    between = np.maximum(hi - lo, 0)
     reenters = (between - own_between) > 0
     reentry_n = np.bincount(p_thread, weights=reenters, minlength=t)
 
@@ -399,39 +413,31 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64
     })
 
 
-def _event_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int64],
-                 root: NDArray[np.int64], thread: NDArray[np.int64],
-                 turn: NDArray[np.int64], longest: NDArray[np.int64]) -> pa.Table:
+def _event_table(ev: Events, parent: NDArray[np.int64], turn: NDArray[np.int32],
+                 longest: NDArray[np.int32]) -> pa.Table:
     tree = ev.tree
     assert tree is not None
     eids = tree.event_ids
-    has_p = parent >= 0
-    par = eids.take(pa.array(np.where(has_p, parent, 0))) if len(eids) else eids
-    par = pc.if_else(pa.array(has_p), par, pa.nulls(len(eids), eids.type))
-    tgt_ok = ev.target >= 0
-    targets = ev.user_ids(np.where(tgt_ok, ev.target, 0)) if ev.n_users else \
-        pa.nulls(len(eids), ev.users.type)
-    targets = pc.if_else(pa.array(tgt_ok), targets, pa.nulls(len(eids), ev.users.type))
     return pa.table({
         "event_id": eids,
-        "thread": tree.threads.take(pa.array(thread)),
-        "parent": par,
-        "root": eids.take(pa.array(root)),
-        "depth": _i64(depth),
+        "thread": tree.threads.take(pa.array(tree.thread)),
+        "parent": eids.take(pa.array(parent, mask=parent < 0)),
+        "root": eids.take(pa.array(tree.root)),
+        "depth": pa.array(tree.depth, pa.int32()),
         "actor": ev.user_ids(ev.actor),
-        "target": targets,
-        "turn": _i64(turn),
-        "exchange_length": _i64(longest),
+        "target": ev.users.take(pa.array(ev.target, mask=ev.target < 0)),
+        "turn": pa.array(turn, pa.int32()),
+        "exchange_length": pa.array(longest, pa.int32()),
         "in_conversation": pa.array(longest >= 3),
     })
 
 
-def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int64],
+def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
                 runs: AlternatingRuns) -> pa.Table:
     nu = max(ev.n_users, 1)
     ends = np.flatnonzero(runs.end)
-    a1 = actor[ends]
-    a2 = actor[parent[ends]]
+    a1 = actor[ends].astype(np.int64)
+    a2 = actor[parent[ends]].astype(np.int64)
     key = np.minimum(a1, a2) * nu + np.maximum(a1, a2)
     keys, inv = _uniq_inv(key)
     L = runs.turn[ends]
@@ -439,21 +445,18 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int64],
     convs = np.bincount(inv, weights=L >= 3, minlength=keys.size)
     longest = np.zeros(keys.size, dtype=np.int64)
     np.maximum.at(longest, inv, L)
-    # turns: distinct events in a conversation of the pair.  Members of a run
+    # turns: distinct events in a conversation of the pair: members of a run
     # segment opened by a head (two-person segments) plus the heads themselves.
+    # A segment's pair is the pair of any run that ends inside it.
     rr = runs.run_root
-    seg_head = runs.head[rr]
-    member = (seg_head >= 0) & (runs.segment_longest >= 3)
-    m = np.flatnonzero(member)
-    ar, ah = actor[rr[m]], actor[seg_head[m]]
-    mk = np.minimum(ar, ah) * nu + np.maximum(ar, ah)
-    turns = np.bincount(np.searchsorted(keys, mk), minlength=keys.size)
+    seg_dyad = np.full(parent.shape[0], -1, dtype=np.int64)
+    seg_dyad[rr[ends]] = inv
+    member = (runs.head[rr] >= 0) & (runs.segment_longest >= 3)
+    turns = np.bincount(seg_dyad[rr[member]], minlength=keys.size)
     seg_roots = np.flatnonzero((runs.head >= 0) & (runs.segment_longest >= 3))
-    h = runs.head[seg_roots]
-    hk = np.minimum(actor[seg_roots], actor[h]) * nu + np.maximum(actor[seg_roots], actor[h])
     nh = np.int64(parent.shape[0])
-    uniq = _uniq(hk * nh + h)
-    turns = turns + np.bincount(np.searchsorted(keys, uniq // nh), minlength=keys.size)
+    uniq = _uniq(seg_dyad[seg_roots] * nh + runs.head[seg_roots])
+    turns = turns + np.bincount(uniq // nh, minlength=keys.size)
     return pa.table({
         "u": ev.user_ids(keys // nu),
         "v": ev.user_ids(keys % nu),
@@ -464,13 +467,13 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int64],
     })
 
 
-def _user_table(ev: Events, depth: NDArray[np.int64], root: NDArray[np.int64],
-                thread: NDArray[np.int64], actor: NDArray[np.int64],
+def _user_table(ev: Events, depth: NDArray[np.int32], root: NDArray[np.int64],
+                thread: NDArray[np.int64], actor: NDArray[np.int32],
                 longest: NDArray[np.int64], n: int) -> pa.Table:
     nu = ev.n_users
     events = np.bincount(actor, minlength=nu)
     n_threads = max(len(ev.tree.threads), 1) if ev.tree is not None else 1
-    ta = _uniq(actor * n_threads + thread)
+    ta = _uniq(actor.astype(np.int64) * n_threads + thread)
     joined = np.bincount(ta // n_threads, minlength=nu)
     reply = depth >= 1
     replies = np.bincount(actor[reply], minlength=nu)
@@ -486,7 +489,7 @@ def _user_table(ev: Events, depth: NDArray[np.int64], root: NDArray[np.int64],
     starter = actor[root]
     other = reply & (actor != starter)
     received = np.bincount(starter[other], minlength=nu)
-    sr = _uniq(starter[other] * max(nu, 1) + actor[other])
+    sr = _uniq(starter[other].astype(np.int64) * max(nu, 1) + actor[other])
     distinct = np.bincount(sr // max(nu, 1), minlength=nu)
     users = np.flatnonzero(events > 0)
     no_reply = replies[users] == 0
