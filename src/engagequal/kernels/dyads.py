@@ -153,9 +153,10 @@ def aggregate_pairs(
     -----
     Events are sorted once by the packed key ``(min(a, t), max(a, t),
     a > t)``: each pair's events are then contiguous, so both directions and
-    the pair-wide first and last contact come out of segmented reductions
-    (the ``v -> u`` sums from weights masked by direction), and no reverse
-    dyad is ever searched for.  Linear passes besides one sort of ``int64``
+    the pair-wide first and last contact come out of per-pair reductions
+    (``bincount`` and ``ufunc.at`` on the pair number of each event; the
+    ``v -> u`` sums from weights masked by direction), and no reverse dyad is
+    ever searched for.  Linear passes besides one sort of ``int64``
     values; at most about four event-sized arrays are alive at once.
 
     Examples
@@ -189,29 +190,38 @@ def aggregate_pairs(
     ws = weight[order]
     ts_o = ts[order] if want_times else None
     del order
-    rev = (ks & 1).astype(np.uint8)      # 1 for a v -> u event
+    rev = (ks & 1).astype(np.float64)    # 1.0 for a v -> u event
     ks >>= 1                             # pair keys
-    es = segment_starts(ks)              # pair starts, in event order
+    flag = np.empty(n, dtype=bool)
+    flag[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
+    es = np.flatnonzero(flag)            # pair starts, in event order
+    npairs = es.size
     pk = ks[es]
     del ks
     u = (pk >> b).astype(np.int32)
     v = (pk & ((1 << b) - 1)).astype(np.int32)
     del pk
+    # per-event pair number: bincount and ufunc.at beat reduceat on many short segments
+    sid = np.cumsum(flag, dtype=np.intp)
+    sid -= 1
+    del flag
     if ts_o is not None:
-        first = np.minimum.reduceat(ts_o, es)
-        last = np.maximum.reduceat(ts_o, es)
+        first = np.full(npairs, np.iinfo(np.int64).max, dtype=np.int64)
+        np.minimum.at(first, sid, ts_o)
+        last = np.full(npairs, np.iinfo(np.int64).min, dtype=np.int64)
+        np.maximum.at(last, sid, ts_o)
         del ts_o
     else:
         first = last = _Z64
-    n_vu = np.add.reduceat(rev, es, dtype=np.int64)
+    n_vu = np.bincount(sid, weights=rev, minlength=npairs).astype(np.int64)
     n_uv = np.diff(es, append=n)
     n_uv -= n_vu
-    part = ws * rev                      # the v -> u weights (0 elsewhere)
-    del rev
-    w_vu = np.add.reduceat(part, es)
-    np.subtract(ws, part, out=part)      # the u -> v weights, exactly
+    rev *= ws                            # the v -> u weights (0 elsewhere)
+    w_vu = np.bincount(sid, weights=rev, minlength=npairs)
+    np.subtract(ws, rev, out=rev)        # the u -> v weights, exactly
     del ws
-    w_uv = np.add.reduceat(part, es)
+    w_uv = np.bincount(sid, weights=rev, minlength=npairs)
     return Pairs(u=u, v=v, w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
                  n_users=n_users)
 
