@@ -18,7 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
-from engagequal.kernels.segments import segment_starts, sort_with_order
+from engagequal.kernels.segments import sort_with_order
 
 __all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
            "reverse_index"]
@@ -105,8 +105,8 @@ def aggregate_dyads(
     -----
     One sort of a packed ``int64`` key ``u << b | v`` (with the event position
     in the low bits, see :func:`~engagequal.kernels.segments.sort_with_order`),
-    then segmented sums, minima and maxima (``np.add.reduceat``): a few linear
-    passes besides the sort, and memory access independent of row order.
+    then per-dyad sums, minima and maxima (``bincount``, ``ufunc.at``): a few
+    linear passes besides the sort, and memory access independent of row order.
 
     Examples
     --------
@@ -124,14 +124,23 @@ def aggregate_dyads(
     key <<= b
     key |= target
     ks, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
-    starts = segment_starts(ks)
+    flag = np.empty(ks.size, dtype=bool)
+    flag[0] = True
+    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
+    starts = np.flatnonzero(flag)
     uk = ks[starts]
     del ks
-    w = np.add.reduceat(weight[order], starts)
+    sid = np.cumsum(flag, dtype=np.intp)  # dyad number of each sorted event
+    sid -= 1
+    del flag
+    nd = starts.size
+    w = np.bincount(sid, weights=weight[order], minlength=nd)
     ts_o = ts[order]
     del order
-    first = np.minimum.reduceat(ts_o, starts)
-    last = np.maximum.reduceat(ts_o, starts)
+    first = np.full(nd, np.iinfo(np.int64).max, dtype=np.int64)
+    np.minimum.at(first, sid, ts_o)
+    last = np.full(nd, np.iinfo(np.int64).min, dtype=np.int64)
+    np.maximum.at(last, sid, ts_o)
     n = np.diff(starts, append=actor.size)
     return Dyads(u=(uk >> b).astype(np.int32), v=(uk & ((1 << b) - 1)).astype(np.int32),
                  w=w, n=n, first=first, last=last, n_users=n_users)
