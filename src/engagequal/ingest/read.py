@@ -342,8 +342,15 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
                      cmap: ColumnMap) -> None:
     """Flag every row but the earliest of each repeated event_id."""
     ok = ~rows.bad
-    first = pc.index_in(eid, value_set=eid).to_numpy(zero_copy_only=False)
-    dup_any = ok & (first != np.arange(rows.n))
+    dense = _dense_index(eid)
+    if dense is not None:  # integer ids in a compact range: a lookup table, no hashing
+        lo, lut = dense
+        first = lut[eid.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) - lo]
+        dup_any = ok & (first != np.arange(rows.n, dtype=np.int32))
+        del lut, first
+    else:
+        first = pc.index_in(eid, value_set=eid).to_numpy(zero_copy_only=False)
+        dup_any = ok & (first != np.arange(rows.n))
     if not dup_any.any():
         return
     # the ids involved, among good rows
@@ -387,10 +394,36 @@ def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputError(f"parent ids of type {par.type} cannot match event ids of type "
                              f"{eid.type}: {exc}", column=None) from exc
-    pos = pc.index_in(par, value_set=eid)
-    out: NDArray[np.int64] = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
+    dense = _dense_index(eid)
+    if dense is not None:
+        lo, lut = dense
+        pv = pc.fill_null(par, lo).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+        off = pv - lo
+        inside = (off >= 0) & (off < lut.size)
+        out = np.full(pv.size, -2, dtype=np.int64)
+        out[inside] = lut[off[inside]]
+        out[out == len(eid)] = -2
+    else:
+        pos = pc.index_in(par, value_set=eid)
+        out = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
     out[pnull] = -1
     return out
+
+
+def _dense_index(keys: pa.Array) -> tuple[int, NDArray[np.int32]] | None:
+    """``(lo, lut)`` with ``lut[k - lo]`` the first position of id ``k`` (``len(keys)``
+    where absent), for integer ids without nulls spanning at most four times
+    their number; else None (hash lookups are used instead)."""
+    n = len(keys)
+    if n == 0 or n >= 2**31 - 1 or keys.null_count or not pa.types.is_integer(keys.type):
+        return None
+    k = keys.to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
+    lo, hi = int(k.min()), int(k.max())
+    if hi - lo + 1 > max(4 * n, 1 << 16):
+        return None
+    lut = np.full(hi - lo + 1, n, dtype=np.int32)
+    np.minimum.at(lut, k - lo, np.arange(n, dtype=np.int32))
+    return lo, lut
 
 
 def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],

@@ -8,7 +8,7 @@ so a chain a million replies deep costs about twenty rounds.
 
 from __future__ import annotations
 
-from typing import Literal
+from typing import Any, Literal
 
 import numpy as np
 from numpy.typing import NDArray
@@ -20,7 +20,7 @@ __all__ = ["AlternatingRuns", "alternating_runs", "subtree_aggregate"]
 
 def subtree_aggregate(
     parent: NDArray[np.int64],
-    values: NDArray[np.float64] | NDArray[np.int64],
+    values: NDArray[np.float64] | NDArray[np.integer[Any]],
     *,
     op: Literal["sum", "max"] = "sum",
 ) -> NDArray[np.float64]:
@@ -88,7 +88,7 @@ class AlternatingRuns:
 
     Attributes
     ----------
-    turn : ndarray of int64
+    turn : ndarray of int32
         ``L(e)``: turns of the alternating run that ends at ``e`` (``1`` when
         ``e`` is a root or a self-reply).
     run_parent : ndarray of int64
@@ -101,18 +101,18 @@ class AlternatingRuns:
         meaningful at run roots.
     end : ndarray of bool
         ``e`` ends a maximal exchange: ``turn >= 2`` and no child continues it.
-    longest : ndarray of int64
+    longest : ndarray of int32
         Turns of the longest maximal exchange containing ``e`` (``1`` if none).
-    segment_longest : ndarray of int64
+    segment_longest : ndarray of int32
         Longest maximal exchange containing ``e`` within ``e``'s own run
         segment (exchanges that ``e`` only opens as a head excluded).
     """
 
     __slots__ = ("end", "head", "longest", "run_parent", "run_root", "segment_longest", "turn")
 
-    def __init__(self, turn: NDArray[np.int64], run_parent: NDArray[np.int64],
+    def __init__(self, turn: NDArray[np.int32], run_parent: NDArray[np.int64],
                  run_root: NDArray[np.int64], head: NDArray[np.int64], end: NDArray[np.bool_],
-                 longest: NDArray[np.int64], segment_longest: NDArray[np.int64]) -> None:
+                 longest: NDArray[np.int32], segment_longest: NDArray[np.int32]) -> None:
         self.turn = turn
         self.run_parent = run_parent
         self.run_root = run_root
@@ -180,15 +180,16 @@ def alternating_runs(parent: NDArray[np.int64], actor: NDArray[np.integer]) -> A
     link = new_pair & has_g & (ap != ag) & (a == ag)
     run_parent = np.where(link, parent, -1)
     run_root, rdepth, _ = root_and_depth(run_parent)
-    base = np.where(new_pair & ~link, 2, 1)
-    turn = base[run_root].astype(np.int64) + rdepth.astype(np.int64)
+    base = np.where(new_pair & ~link, 2, 1).astype(np.int32)
+    turn = (base[run_root] + rdepth).astype(np.int32)
     continued = np.zeros(n, dtype=bool)
     continued[parent[link]] = True
     end = (turn >= 2) & ~continued
-    seg = subtree_aggregate(run_parent, turn, op="max").astype(np.int64)
+    seg = subtree_aggregate(run_parent, turn, op="max").astype(np.int32)
     head = np.where(new_pair & ~link, parent, -1)
     longest = seg.copy()
     opens = np.flatnonzero(head >= 0)
     np.maximum.at(longest, head[opens], seg[opens])
     return AlternatingRuns(turn=turn, run_parent=run_parent, run_root=run_root, head=head,
-                           end=end, longest=longest, segment_longest=seg)
+                           end=end, longest=longest,
+                           segment_longest=seg)

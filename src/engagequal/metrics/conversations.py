@@ -309,7 +309,7 @@ def conversation_tables(
 
 def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32],
                   root: NDArray[np.int64], thread: NDArray[np.int64],
-                  actor: NDArray[np.int32], turn: NDArray[np.int64], end: NDArray[np.bool_],
+                  actor: NDArray[np.int32], turn: NDArray[np.int32], end: NDArray[np.bool_],
                   n: int, n_threads: int) -> pa.Table:
     tree = ev.tree
     assert tree is not None
@@ -335,6 +335,7 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32
     rank_desc = tend[kt] - np.arange(n)
     h_index = np.zeros(t, dtype=np.int64)
     np.maximum.at(h_index, kt, np.minimum(rank_desc, key & 0xFFFFFFFF))
+    del key, kt, rank_desc, starts, ends, width, level_thread
 
     # structural virality from subtree sizes
     s = subtree_aggregate(parent, np.ones(n))
@@ -343,11 +344,13 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32
     w_sum = np.bincount(thread, weights=contrib, minlength=t)
     pairs = np.bincount(thread[is_root], weights=n_tree[is_root] * (n_tree[is_root] - 1) / 2,
                         minlength=t)
+    del s, n_tree, contrib
 
     # participants and re-entry from (thread, actor) pairs
     n_users = max(ev.n_users, 1)
     pair_key = thread * n_users + actor
     pkeys, pinv = _uniq_inv(pair_key)
+    del pair_key
     p_thread = pkeys // n_users
     participants = np.bincount(p_thread, minlength=t)
     ts = ev.ts
@@ -386,6 +389,7 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32
     hi = np.zeros(pkeys.size, dtype=np.int64)
     np.minimum.at(lo, pinv, gend)
     np.maximum.at(hi, pinv, gpos)
+    del gpos, gend, rank, pinv
     between = np.maximum(hi - lo, 0)
     reenters = (between - own_between) > 0
     reentry_n = np.bincount(p_thread, weights=reenters, minlength=t)
@@ -469,7 +473,7 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
 
 def _user_table(ev: Events, depth: NDArray[np.int32], root: NDArray[np.int64],
                 thread: NDArray[np.int64], actor: NDArray[np.int32],
-                longest: NDArray[np.int64], n: int) -> pa.Table:
+                longest: NDArray[np.int32], n: int) -> pa.Table:
     nu = ev.n_users
     events = np.bincount(actor, minlength=nu)
     n_threads = max(len(ev.tree.threads), 1) if ev.tree is not None else 1
