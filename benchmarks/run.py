@@ -92,7 +92,9 @@ def machine() -> dict[str, Any]:
         mem = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
     commit = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=ROOT,
                             capture_output=True, text=True).stdout.strip()
+    load = os.getloadavg() if hasattr(os, "getloadavg") else (0.0, 0.0, 0.0)
     return {"cpu": cpu, "cores": os.cpu_count(), "memory_bytes": mem,
+            "load_average_at_start": [round(x, 2) for x in load],
             "python": platform.python_version(), "platform": platform.platform(),
             "engagequal": engagequal.__version__, "commit": commit,
             "numpy": numpy.__version__, "pyarrow": pyarrow.__version__,
@@ -282,7 +284,9 @@ def write_docs(path: Path, report: dict[str, Any]) -> None:
            f"Machine: {m['cpu']}, {m['cores']} cores, "
            f"{(m['memory_bytes'] or 0) / 2**30:.0f} GiB; Python {m['python']}, "
            f"numpy {m['numpy']}, pyarrow {m['pyarrow']}, duckdb {m['duckdb']}, "
-           f"polars {m['polars']}, networkx {m['networkx']}.", ""]
+           f"polars {m['polars']}, networkx {m['networkx']}; load average at the start "
+           f"{m.get('load_average_at_start')} (other work on the machine slows every tool "
+           "alike; compare ratios from one run, not seconds across runs).", ""]
     for n in report["sizes"]:
         gen += [f"### {label(n)} events ({max(2, n // EVENTS_PER_USER):,} users)", "",
                 fmt_table(report["rows"], n, markdown=True), ""]
