@@ -52,9 +52,8 @@ def root_and_depth(
     del roots
     dist = (~is_root).astype(np.int32)
     rounds = int(np.ceil(np.log2(max(n, 2)))) + 2
-    active = np.flatnonzero(~is_root)
-    if active.size:
-        active = active[ptr[ptr[active]] != ptr[active]]
+    # nodes whose parent is not a root still have to jump (32-bit positions)
+    active = np.flatnonzero(ptr[ptr] != ptr).astype(itype)
     for _ in range(rounds):
         if active.size == 0:
             break

@@ -68,7 +68,7 @@ def subtree_aggregate(
     acc = np.asarray(values, dtype=np.float64).copy()
     anc: NDArray[np.int64] | NDArray[np.int32] = (
         parent.astype(np.int32) if n < 2**31 - 1 else parent.astype(np.int64))
-    active = np.flatnonzero(anc >= 0)
+    active = np.flatnonzero(anc >= 0).astype(anc.dtype)
     while active.size:
         up = anc[active]
         if op == "sum":
