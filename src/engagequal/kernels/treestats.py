@@ -91,11 +91,11 @@ class AlternatingRuns:
     turn : ndarray of int32
         ``L(e)``: turns of the alternating run that ends at ``e`` (``1`` when
         ``e`` is a root or a self-reply).
-    run_parent : ndarray of int64
+    run_parent : ndarray of int32 (int64 past 2**31 nodes)
         ``parent[e]`` when ``e`` continues its parent's run, else ``-1``.
-    run_root : ndarray of int64
+    run_root : ndarray of int32 (int64 past 2**31 nodes)
         First event of ``e``'s run segment in the run-parent forest.
-    head : ndarray of int64
+    head : ndarray of int32 (int64 past 2**31 nodes)
         For a run segment that starts with a two-person step (``turn == 2`` at
         its root), the parent that opens it; else ``-1``.  Indexed by node; only
         meaningful at run roots.
@@ -110,8 +110,9 @@ class AlternatingRuns:
 
     __slots__ = ("end", "head", "longest", "run_parent", "run_root", "segment_longest", "turn")
 
-    def __init__(self, turn: NDArray[np.int32], run_parent: NDArray[np.int64],
-                 run_root: NDArray[np.int64], head: NDArray[np.int64], end: NDArray[np.bool_],
+    def __init__(self, turn: NDArray[np.int32], run_parent: NDArray[np.integer[Any]],
+                 run_root: NDArray[np.integer[Any]], head: NDArray[np.integer[Any]],
+                 end: NDArray[np.bool_],
                  longest: NDArray[np.int32], segment_longest: NDArray[np.int32]) -> None:
         self.turn = turn
         self.run_parent = run_parent
@@ -190,6 +191,8 @@ def alternating_runs(parent: NDArray[np.int64], actor: NDArray[np.integer]) -> A
     longest = seg.copy()
     opens = np.flatnonzero(head >= 0)
     np.maximum.at(longest, head[opens], seg[opens])
-    return AlternatingRuns(turn=turn, run_parent=run_parent, run_root=run_root, head=head,
+    small = np.int32 if n < 2**31 - 1 else np.int64  # positions kept in 32 bits
+    return AlternatingRuns(turn=turn, run_parent=run_parent.astype(small),
+                           run_root=run_root.astype(small), head=head.astype(small),
                            end=end, longest=longest,
                            segment_longest=seg)
