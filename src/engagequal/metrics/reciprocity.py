@@ -182,12 +182,13 @@ def reciprocity_tables(
     ev = read_events(source, **read_options)
     opts = tie_options(ev, window=window, half_life=half_life, min_weight=min_weight)
     p = pairs_of(ev, opts, times="dyad" in levels)
+    present = present_users(ev, opts) if {"global", "user"} & set(levels) else None
     out: dict[str, pa.Table] = {}
     for lv in levels:
         if lv == "global":
-            out[lv] = reciprocity_global(ev, p, opts)
+            out[lv] = reciprocity_global(ev, p, opts, present=present)
         elif lv == "user":
-            out[lv] = reciprocity_user(ev, p, opts)
+            out[lv] = reciprocity_user(ev, p, opts, present=present)
     if "dyad" in levels:  # last: it may reuse the pairs' buffers
         out["dyad"] = _dyad_table(ev, p, opts, consume=True)
     return {lv: out[lv] for lv in levels}
@@ -223,11 +224,17 @@ class _Ties:
         self.w_min = np.minimum(self.w_uv, self.w_vu)
 
 
-def reciprocity_global(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
-    """The one-row global table from aggregated dyads or pairs (see :func:`reciprocity`)."""
+def reciprocity_global(ev: Events, d: Dyads | Pairs, opts: TieOptions, *,
+                       present: NDArray[np.bool_] | None = None) -> pa.Table:
+    """The one-row global table from aggregated dyads or pairs (see :func:`reciprocity`).
+
+    ``present`` may pass :func:`present_users` when already computed.
+    """
     p = _as_pairs(d)
     t = _Ties(p, opts.min_weight)
-    n = int(np.count_nonzero(present_users(ev, opts)))
+    if present is None:
+        present = present_users(ev, opts)
+    n = int(np.count_nonzero(present))
     ties = int(np.count_nonzero(t.uv)) + int(np.count_nonzero(t.vu))
     mutual_pairs = int(np.count_nonzero(t.mutual))
     connected = ties - mutual_pairs
@@ -251,8 +258,12 @@ def reciprocity_global(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Tab
     })
 
 
-def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table:
-    """The per-user table from aggregated dyads or pairs (see :func:`reciprocity`)."""
+def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions, *,
+                     present: NDArray[np.bool_] | None = None) -> pa.Table:
+    """The per-user table from aggregated dyads or pairs (see :func:`reciprocity`).
+
+    ``present`` may pass :func:`present_users` when already computed.
+    """
     p = _as_pairs(d)
     t = _Ties(p, opts.min_weight)
     nu = ev.n_users
@@ -269,7 +280,8 @@ def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions) -> pa.Table
     so = per_user(t.w_uv, t.w_vu)
     si = per_user(t.w_vu, t.w_uv)
     sr = per_user(t.w_min, t.w_min)
-    present = present_users(ev, opts)
+    if present is None:
+        present = present_users(ev, opts)
     if not present.all():
         users = np.flatnonzero(present)
         o, i, m, so, si, sr = (x[users] for x in (o, i, m, so, si, sr))
