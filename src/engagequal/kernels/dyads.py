@@ -134,7 +134,7 @@ def aggregate_dyads(
     sid -= 1
     del flag
     nd = starts.size
-    w = np.bincount(sid, weights=weight[order], minlength=nd)
+    w = np.asarray(np.bincount(sid, weights=weight[order], minlength=nd), dtype=np.float64)
     ts_o = ts[order]
     del order
     first = np.full(nd, np.iinfo(np.int64).max, dtype=np.int64)
@@ -227,10 +227,10 @@ def aggregate_pairs(
     n_uv = np.diff(es, append=n)
     n_uv -= n_vu
     rev *= ws                            # the v -> u weights (0 elsewhere)
-    w_vu = np.bincount(sid, weights=rev, minlength=npairs)
+    w_vu = np.asarray(np.bincount(sid, weights=rev, minlength=npairs), dtype=np.float64)
     np.subtract(ws, rev, out=rev)        # the u -> v weights, exactly
     del ws
-    w_uv = np.bincount(sid, weights=rev, minlength=npairs)
+    w_uv = np.asarray(np.bincount(sid, weights=rev, minlength=npairs), dtype=np.float64)
     return Pairs(u=u, v=v, w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
                  n_users=n_users)
 
