@@ -93,8 +93,11 @@ def encode_ids(
     -----
     Integer ids in a range at most four times the number of values (or
     ``2**16``) are encoded by a direct lookup table: two linear passes, no
-    hashing and no sort of the values.  Other ids are hashed once (Arrow
-    dictionary encoding) and only the distinct values are sorted.
+    hashing and no sort of the values.  Other ids are hashed chunk by chunk
+    (Arrow dictionary encoding; chunks that are dictionary-encoded already,
+    like Parquet string columns read as dictionaries, are taken as they are),
+    the chunk dictionaries are unified, and only the distinct values are
+    sorted.
 
     Examples
     --------
@@ -106,12 +109,12 @@ def encode_ids(
     >>> a.tolist(), d.to_pylist()
     ([1, 0, 1], ['b', 'é'])
     """
-    chunked = [[_normalise(c, typ) for c in _chunks(col)] for col in columns]
-    sizes = [sum(len(c) for c in cols) for cols in chunked]
+    sizes = [sum(len(c) for c in _chunks(col)) for col in columns]
     total = sum(sizes)
     if total == 0:
         return [np.zeros(0, np.int32) for _ in columns], pa.array([], typ)
     if typ == pa.int64():
+        chunked = [[_normalise(c, typ) for c in _chunks(col)] for col in columns]
         arrs = [[c.to_numpy(zero_copy_only=False) for c in cols if len(c)] for cols in chunked]
         flat = [a for cols in arrs for a in cols]
         lo = min(int(a.min()) for a in flat)
@@ -143,25 +146,67 @@ def encode_ids(
                     pos += a.size
                 codes.append(out)
             return codes, dictionary
-    allc = pa.chunked_array([c for cols in chunked for c in cols if len(c)], type=typ)
-    enc = pc.dictionary_encode(allc)  # one dictionary shared by every chunk
-    dict0 = enc.chunk(0).dictionary
-    order = pc.sort_indices(dict0).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
-    dictionary = dict0.take(pa.array(order))
-    res: list[NDArray[np.int32]] = []
-    i = 0
-    for cols, size in zip(chunked, sizes, strict=True):
-        out = np.empty(size, dtype=np.int32)
-        pos = 0
-        for c in cols:
+    return _encode_hashed(columns, typ, sizes)
+
+
+def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
+                   sizes: list[int]) -> tuple[list[NDArray[np.int32]], pa.Array]:
+    """Hash path: each chunk as (dictionary, indices), the dictionaries unified.
+
+    Dictionary-encoded chunks (e.g. Parquet string columns read as
+    dictionaries) are used as they are, so only their distinct values are
+    hashed; other chunks are dictionary-encoded one by one first.
+    """
+    dicts: list[pa.Array] = []
+    seen: dict[tuple[int, ...], int] = {}  # chunks of one Parquet row group share a dictionary
+    which: list[int] = []
+    indices: list[NDArray[np.int64]] = []
+    per_col: list[int] = []
+    for col in columns:
+        k = 0
+        for c in _chunks(col):
             if not len(c):
                 continue
-            idx = enc.chunk(i).indices.to_numpy(zero_copy_only=False)
-            np.take(rank, idx, out=out[pos:pos + idx.size])
-            pos += idx.size
-            i += 1
+            if not pa.types.is_dictionary(c.type):
+                c = pc.dictionary_encode(_normalise(c, typ))
+            d = c.dictionary
+            ident = (d.offset, len(d), *(b.address if b is not None else 0 for b in d.buffers()))
+            if ident not in seen:
+                seen[ident] = len(dicts)
+                dicts.append(_normalise(d, typ))
+            which.append(seen[ident])
+            indices.append(c.indices.to_numpy(zero_copy_only=False))
+            k += 1
+        per_col.append(k)
+    allvals = pa.concat_arrays(dicts)
+    enc = pc.dictionary_encode(allvals)
+    distinct = enc.dictionary
+    gcode = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    offsets = np.cumsum([0] + [len(d) for d in dicts])
+    codes = [np.take(gcode[offsets[w]:offsets[w + 1]], idx)
+             for idx, w in zip(indices, which, strict=True)]
+    used = np.zeros(len(distinct), dtype=bool)
+    for c in codes:
+        used[c] = True
+    if not used.all():  # dictionary values no kept row uses (e.g. rows set aside)
+        keep = np.flatnonzero(used)
+        distinct = distinct.take(pa.array(keep))
+        remap = np.full(used.size, -1, dtype=np.int32)
+        remap[keep] = np.arange(keep.size, dtype=np.int32)
+        codes = [remap[c] for c in codes]
+    order = pc.sort_indices(distinct).to_numpy()
+    rank = np.empty(len(order), dtype=np.int32)
+    rank[order] = np.arange(len(order), dtype=np.int32)
+    dictionary = distinct.take(pa.array(order))
+    res: list[NDArray[np.int32]] = []
+    i = 0
+    for k, size in zip(per_col, sizes, strict=True):
+        out = np.empty(size, dtype=np.int32)
+        pos = 0
+        for c in codes[i:i + k]:
+            np.take(rank, c, out=out[pos:pos + c.size])
+            pos += c.size
+        i += k
         res.append(out)
     return res, dictionary
 

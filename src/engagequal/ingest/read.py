@@ -141,8 +141,10 @@ def read_events(
         raise OptionError("parent= needs event_id= (the ids the parents refer to)")
     cmap = ColumnMap(actor=actor, target=target, ts=ts, kind=kind, event_id=event_id,
                      parent=parent, thread=thread, weight=weight)
+    # Parquet string columns of kinds and ids come as dictionaries: only the
+    # distinct values get hashed (integer columns are unaffected)
     table = to_table(source, columns=list(cmap.roles().values()),
-                     dictionary=[cmap.kind] if cmap.kind else [])
+                     dictionary=[c for c in (cmap.kind, cmap.actor, cmap.target) if c])
     pa.default_memory_pool().release_unused()  # the reader's scratch buffers
     ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
     del table
