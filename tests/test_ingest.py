@@ -373,3 +373,27 @@ def test_replies_without_target_aim_at_parent_actor(table: pa.Table) -> None:
     b = eq.reciprocity_tables(plain.drop_columns(["event_id", "parent"]))
     for k in a:
         assert_tables_equal(a[k], b[k], key=KEYS[k])
+
+
+def test_dictionary_chunks_with_different_and_unused_values() -> None:
+    # two chunks with their own dictionaries; "zed" is only on a row set aside
+    a1 = pa.DictionaryArray.from_arrays(pa.array([0, 1, 2]), pa.array(["bo", "al", "zed"]))
+    a2 = pa.DictionaryArray.from_arrays(pa.array([1, 0]), pa.array(["cy", "al"]))
+    t1 = pa.DictionaryArray.from_arrays(pa.array([1, 0, 0]), pa.array(["al", "bo"]))
+    t2 = pa.DictionaryArray.from_arrays(pa.array([0, 1]), pa.array(["bo", "cy"]))
+    table = pa.table({"actor": pa.chunked_array([a1, a2]), "target": pa.chunked_array([t1, t2]),
+                      "ts": pa.chunked_array([pa.array([0, 1, None]), pa.array([3, 4])])})
+    ev = eq.read_events(table, strict=False)
+    assert ev.users.to_pylist() == ["al", "bo", "cy"]
+    assert ev.user_ids(ev.actor).to_pylist() == ["bo", "al", "al", "cy"]
+    assert ev.user_ids(ev.target).to_pylist() == ["bo", "al", "bo", "cy"]
+    assert dict(ev.accounting.set_aside) == {"bad_ts": 1}
+
+
+def test_parquet_string_ids_equal_in_memory(tmp_path: Path) -> None:
+    t = base_table()
+    path = tmp_path / "ev.parquet"
+    pq.write_table(t, path, row_group_size=2)
+    ev = eq.read_events(path, **MAP)
+    assert pa.types.is_string(ev.users.type)
+    assert_events_equal(ev, eq.read_events(t, **MAP))
