@@ -87,3 +87,22 @@ def test_window_matches_naive_reference(table: pa.Table, start: int, length: int
                                    message_kinds=MESSAGE_KINDS, window=(opts.t0, opts.t1))
     exp = pa.Table.from_pylist([{"user": u, **v} for u, v in ref.items()], schema=got.schema)
     assert_tables_equal(got, exp, key=["user"], rtol=1e-12)
+
+
+@given(st.integers(1, 6).flatmap(lambda nu: st.lists(
+    st.tuples(st.integers(0, nu - 1), st.integers(0, nu - 1), st.integers(0, 12)),
+    max_size=60).map(lambda ev: (nu, ev))))
+def test_answer_times_kernel_matches_loop(case: tuple[int, list[tuple[int, int, int]]]) -> None:
+    import numpy as np
+
+    from engagequal.metrics.responsiveness import answer_times
+
+    nu, ev = case
+    a = np.array([e[0] for e in ev], np.int32)
+    b = np.array([e[1] for e in ev], np.int32)
+    t = np.array([e[2] for e in ev], np.int64)
+    expected = []
+    for x, y, tt in ev:
+        later = [s - tt for (p, q, s) in ev if p == y and q == x and s > tt and x != y]
+        expected.append(min(later) if later else -1)
+    assert answer_times(a, b, t, nu).tolist() == expected

@@ -12,7 +12,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
-from engagequal.kernels.segments import segment_starts, segmented_median
+from engagequal.kernels.segments import segment_starts, segmented_median, sort_with_order
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options, windowed
 from engagequal.metrics.reciprocity import present_users
@@ -39,9 +39,13 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
 
     Notes
     -----
-    Events are ranked by (pair, time) into one packed int64 key; the answer to
-    an event is found by one binary search of the reverse pair's key, so the
-    whole pass is ``O(n log n)`` with no loop over events.
+    One sort of the events by (unordered pair, time), as a packed ``int64``
+    key of the pair and the rank of the time; then, for each event, the first
+    event of the opposite direction at or after the first strictly later
+    event of the same pair is read from a reversed running minimum of
+    positions (one per direction).  ``O(n log n)`` for the sorts, linear
+    passes otherwise, and memory access independent of row order.  A
+    self-interaction (``a == b``) is never answered.
 
     Examples
     --------
@@ -49,25 +53,46 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     >>> answer_times(np.array([0, 1, 0]), np.array([1, 0, 1]), np.array([0, 5, 9]), 2).tolist()
     [5, 4, -1]
     """
-    if a.size == 0:
+    n = a.size
+    if n == 0:
         return np.zeros(0, dtype=np.int64)
-    nu = np.int64(n_users)
-    key = a.astype(np.int64) * nu + b
-    rkey = b.astype(np.int64) * nu + a
-    ukeys, kcode = np.unique(key, return_inverse=True)
-    rpos = np.minimum(np.searchsorted(ukeys, rkey), ukeys.size - 1)
-    rexists = ukeys[rpos] == rkey
+    bits = max(int(n_users - 1).bit_length(), 1)
+    pair = np.minimum(a, b).astype(np.int64)
+    pair <<= bits
+    pair |= np.maximum(a, b)
     utimes, trank = np.unique(t, return_inverse=True)
-    big = np.int64(utimes.size)
-    packed = kcode.astype(np.int64) * big + trank
-    s = np.sort(packed)
-    q = rpos.astype(np.int64) * big + trank
-    pos = np.searchsorted(s, q, side="right")
-    inside = pos < s.size
-    pos_c = np.where(inside, pos, 0)
-    found = rexists & inside & (s[pos_c] // big == rpos)
-    wait = utimes[s[pos_c] % big] - t
-    return np.where(found, wait, -1).astype(np.int64)
+    tbits = max(int(utimes.size - 1).bit_length(), 1)
+    if 2 * bits + tbits <= 63:
+        key = pair << tbits
+        key |= trank.reshape(-1)
+        _, order = sort_with_order(key, 1 << (2 * bits + tbits), overwrite=True)
+        del key
+    else:
+        order = np.lexsort((t, pair))
+    del trank, utimes
+    p_s = pair[order]
+    t_s = t[order]
+    d_s = (a > b)[order]
+    del pair
+    # start of the next (pair, time) group after each event: the first strictly later event
+    new = np.empty(n, dtype=bool)
+    new[0] = True
+    new[1:] = (p_s[1:] != p_s[:-1]) | (t_s[1:] != t_s[:-1])
+    gstarts = np.flatnonzero(new)
+    later = np.append(gstarts[1:], n)[np.cumsum(new) - 1]
+    del new, gstarts
+    # next position (>= i) holding an event of each direction; n when none
+    pos = np.arange(n, dtype=np.int64)
+    nxt1 = np.append(np.minimum.accumulate(np.where(d_s, pos, n)[::-1])[::-1], n)
+    nxt0 = np.append(np.minimum.accumulate(np.where(d_s, n, pos)[::-1])[::-1], n)
+    j = np.where(d_s, nxt0[later], nxt1[later])
+    del nxt0, nxt1, later
+    jc = np.minimum(j, n - 1)
+    found = (j < n) & (p_s[jc] == p_s) & (a[order] != b[order])
+    wait_s = np.where(found, t_s[jc] - t_s, -1)
+    out = np.empty(n, dtype=np.int64)
+    out[order] = wait_s
+    return out
 
 
 def responsiveness(
