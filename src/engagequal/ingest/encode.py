@@ -162,13 +162,18 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     which: list[int] = []
     indices: list[NDArray[np.int64]] = []
     per_col: list[int] = []
+    plain = [_normalise(c, typ) for col in columns for c in _chunks(col)
+             if len(c) and not pa.types.is_dictionary(c.type)]
+    # plain chunks: one hash table for all of them (the chunks share its dictionary)
+    encoded = iter(pc.dictionary_encode(pa.chunked_array(plain, type=typ)).chunks
+                   if plain else [])
     for col in columns:
         k = 0
         for c in _chunks(col):
             if not len(c):
                 continue
             if not pa.types.is_dictionary(c.type):
-                c = pc.dictionary_encode(_normalise(c, typ))
+                c = next(encoded)
             d = c.dictionary
             ident = (d.offset, len(d), *(b.address if b is not None else 0 for b in d.buffers()))
             if ident not in seen:
@@ -181,31 +186,30 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     allvals = pa.concat_arrays(dicts)
     enc = pc.dictionary_encode(allvals)
     distinct = enc.dictionary
-    gcode = enc.indices.to_numpy(zero_copy_only=False).astype(np.int32)
+    gcode = enc.indices.to_numpy(zero_copy_only=False).astype(np.int64)
     offsets = np.cumsum([0] + [len(d) for d in dicts])
-    codes = [np.take(gcode[offsets[w]:offsets[w + 1]], idx)
-             for idx, w in zip(indices, which, strict=True)]
+    # which distinct values kept rows use (a dictionary may hold values of rows set aside)
     used = np.zeros(len(distinct), dtype=bool)
-    for c in codes:
-        used[c] = True
-    if not used.all():  # dictionary values no kept row uses (e.g. rows set aside)
-        keep = np.flatnonzero(used)
-        distinct = distinct.take(pa.array(keep))
-        remap = np.full(used.size, -1, dtype=np.int32)
-        remap[keep] = np.arange(keep.size, dtype=np.int32)
-        codes = [remap[c] for c in codes]
+    local = [np.zeros(len(d), dtype=bool) for d in dicts]
+    for idx, w in zip(indices, which, strict=True):
+        local[w][idx] = True
+    for w, loc in enumerate(local):
+        used[gcode[offsets[w]:offsets[w + 1]][loc]] = True
+    keep = np.flatnonzero(used)
+    distinct = distinct.take(pa.array(keep)) if keep.size < used.size else distinct
     order = pc.sort_indices(distinct).to_numpy()
-    rank = np.empty(len(order), dtype=np.int32)
-    rank[order] = np.arange(len(order), dtype=np.int32)
+    final = np.full(used.size, -1, dtype=np.int32)  # distinct value -> code in id order
+    final[keep[order]] = np.arange(order.size, dtype=np.int32)
     dictionary = distinct.take(pa.array(order))
+    per_dict = [final[gcode[offsets[w]:offsets[w + 1]]] for w in range(len(dicts))]
     res: list[NDArray[np.int32]] = []
     i = 0
     for k, size in zip(per_col, sizes, strict=True):
         out = np.empty(size, dtype=np.int32)
         pos = 0
-        for c in codes[i:i + k]:
-            np.take(rank, c, out=out[pos:pos + c.size])
-            pos += c.size
+        for idx, w in zip(indices[i:i + k], which[i:i + k], strict=True):
+            np.take(per_dict[w], idx, out=out[pos:pos + idx.size])
+            pos += idx.size
         i += k
         res.append(out)
     return res, dictionary
