@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 
-from engagequal import dask, errors, ingest, plot
+from engagequal import dask, errors, ingest, io, plot, synth, testing
 from engagequal.api import analyze
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
@@ -42,6 +42,7 @@ __all__ = [
     "dunbar_layers",
     "errors",
     "ingest",
+    "io",
     "layer_stability",
     "layers_from_dyads",
     "plot",
@@ -51,6 +52,8 @@ __all__ = [
     "reciprocity_tables",
     "responsiveness",
     "rolling",
+    "synth",
+    "testing",
 ]
 
 logging.getLogger(__name__).addHandler(logging.NullHandler())

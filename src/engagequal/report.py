@@ -266,6 +266,7 @@ class Report:
         h = self.headline()
         lines = ["<engagequal.Report>"]
         if h:
+            lines.append("  " + _accounting_line(h, self.threads.num_rows))
             lines.append("  " + ", ".join(f"{k}={_fmt(v)}" for k, v in list(h.items())[:12]))
         for name in MAIN:
             t = getattr(self, name)
@@ -339,6 +340,18 @@ _HEADLINE = ("events", "users", "arc", "pair_ratio", "weighted", "threads",
 #: id and time columns: shown as they are, without thousands separators
 _RAW = frozenset({"user", "u", "v", "ego", "alter", "partner", "thread", "first", "last",
                   "event_id", "root", "parent"})
+
+
+def _accounting_line(h: dict[str, Any], n_threads: int) -> str:
+    """``'114 rows in = 114 used + 0 set aside; 42 users, 31 connected pairs, 41 threads'``."""
+    n_in = h.get("rows_in", h.get("events", 0)) or 0
+    aside = h.get("rows_set_aside", 0) or 0
+    parts = [f"{n_in:,} rows in = {n_in - aside:,} used + {aside:,} set aside"]
+    sizes = [f"{h[k]:,} {label}" for k, label in (("users", "users"),
+                                                  ("connected_pairs", "connected pairs"))
+             if h.get(k) is not None]
+    sizes.append(f"{n_threads:,} threads")
+    return "; ".join([parts[0], ", ".join(sizes)])
 
 
 def _fmt(v: Any) -> str:
