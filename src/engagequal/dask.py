@@ -3,6 +3,10 @@
 This module does not import Dask until :func:`analyze` is called, so
 ``import engagequal`` stays light; without the extra installed, :func:`analyze`
 raises :class:`~engagequal.errors.MissingExtraError` naming ``engagequal[dask]``.
+
+>>> import engagequal as eq
+>>> eq.dask.__all__
+['analyze']
 """
 
 from __future__ import annotations

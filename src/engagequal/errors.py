@@ -4,6 +4,13 @@ Every error the library raises on purpose derives from :class:`EngagequalError`
 and from the builtin exception a caller would naturally catch (``ValueError``,
 ``TypeError``, ``KeyError``), so ``except ValueError`` keeps working.  Messages
 name the column, the count of offending rows and up to three examples.
+
+>>> import engagequal as eq
+>>> try:
+...     eq.read_events({"actor": [1], "target": [2]})
+... except eq.errors.InputError as exc:
+...     print(type(exc).__name__, exc.column, isinstance(exc, ValueError))
+MissingColumnError ts True
 """
 
 from __future__ import annotations

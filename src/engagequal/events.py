@@ -39,6 +39,16 @@ class Accounting:
     set_aside_rows : pyarrow.Table
         ``row`` (int64, position in the input) and ``reason`` (string) of every
         row set aside.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> rows = {"actor": ["a", "b", None], "target": ["b", "a", "a"], "ts": [0, 1, 2]}
+    >>> acc = eq.read_events(rows, strict=False).accounting
+    >>> acc.rows_in, acc.rows_used, acc.set_aside
+    (3, 2, {'null_actor': 1})
+    >>> acc.set_aside_rows.to_pylist()
+    [{'row': 2, 'reason': 'null_actor'}]
     """
 
     rows_in: int
@@ -81,6 +91,19 @@ class Tree:
     threads : pyarrow.Array
         Thread code -> original thread id (a given thread id, or the root's
         ``event_id``).
+
+    Examples
+    --------
+    A chain of three events: ``a`` posts, ``b`` replies, ``a`` answers.
+
+    >>> import engagequal as eq
+    >>> ev = eq.read_events({"actor": ["a", "b", "a"], "target": [None, None, None],
+    ...                      "ts": [0, 60, 120], "id": [1, 2, 3], "re": [None, 1, 2]},
+    ...                     event_id="id", parent="re")
+    >>> ev.tree.parent.tolist(), ev.tree.root.tolist(), ev.tree.depth.tolist()
+    ([-1, 0, 1], [0, 0, 0], [0, 1, 2])
+    >>> ev.tree.threads.to_pylist()
+    [1]
     """
 
     event_ids: pa.Array
@@ -119,6 +142,16 @@ class Events:
         Reply structure, when ``event_id`` was mapped.
     accounting : Accounting
         Rows in, used and set aside.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> ev = eq.read_events({"actor": ["bob", "ann"], "target": ["ann", "bob"],
+    ...                      "ts": [0, 60], "kind": ["message", "like"]})
+    >>> ev.n_events, ev.n_users, ev.users.to_pylist()
+    (2, 2, ['ann', 'bob'])
+    >>> ev.actor.tolist(), ev.weight.tolist(), ev.code_of("bob")
+    ([1, 0], [3.0, 0.1], 1)
     """
 
     actor: NDArray[np.int32]

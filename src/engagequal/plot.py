@@ -53,7 +53,34 @@ def _no_data(ax: Any, what: str) -> Any:
 
 def layer_sizes(report: Any, *, ax: Any = None) -> Any:
     """Cumulative Dunbar layer sizes per ego (box per layer, log scale) with the
-    mean size and the mean scaling ratio between consecutive layers."""
+    mean size and the mean scaling ratio between consecutive layers.
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses ``report.layers`` (``layer_1`` ..., ``scaling_ratio``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> eq.plot.layer_sizes(report, ax=ax).get_xlabel()
+    'layer (1 = innermost)'
+    """
     ax = _axes(ax)
     t = report.layers
     names = [c for c in t.column_names if c.startswith("layer_")]
@@ -84,7 +111,34 @@ def layer_sizes(report: Any, *, ax: Any = None) -> Any:
 
 
 def reciprocity_distribution(report: Any, *, ax: Any = None) -> Any:
-    """Histogram of per-user node reciprocity, with the global arc reciprocity."""
+    """Histogram of per-user node reciprocity, with the global arc reciprocity.
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses ``report.users["node_reciprocity"]`` and ``report.summary["arc"]``.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> eq.plot.reciprocity_distribution(report, ax=ax).get_title()
+    'Reciprocity per user'
+    """
     ax = _axes(ax)
     x = _col(report.users, "node_reciprocity")
     if x.size == 0:
@@ -109,7 +163,34 @@ def _count_bars(ax: Any, values: NDArray[np.float64], color: str) -> None:
 
 
 def depth_distribution(report: Any, *, ax: Any = None) -> Any:
-    """Threads by maximum reply depth (log count)."""
+    """Threads by maximum reply depth (log count).
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses ``report.threads["max_depth"]`` (empty without a reply tree).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> eq.plot.depth_distribution(report, ax=ax).get_xlabel()
+    'maximum reply depth'
+    """
     ax = _axes(ax)
     x = _col(report.threads, "max_depth")
     if x.size == 0:
@@ -123,7 +204,34 @@ def depth_distribution(report: Any, *, ax: Any = None) -> Any:
 
 def exchange_lengths(report: Any, *, ax: Any = None) -> Any:
     """Threads by their longest two-person exchange (turns); 3 or more is a
-    conversation."""
+    conversation.
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses ``report.threads["longest_exchange"]`` (empty without a reply tree).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> eq.plot.exchange_lengths(report, ax=ax).get_xlabel()
+    'turns'
+    """
     ax = _axes(ax)
     x = _col(report.threads, "longest_exchange")
     if x.size == 0:
@@ -141,7 +249,34 @@ def quality_vs_followers(report: Any, *, ax: Any = None) -> Any:
     """Quality score against follower count: quality is not quantity.
 
     Without follow events the x axis is the number of people who reach the
-    user (``in_ties``).
+    user (``in_ties``).  The title gives the Spearman rank correlation of the
+    two.
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses ``report.users`` (``score``, ``followers`` or ``in_ties``).
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> eq.plot.quality_vs_followers(report, ax=ax).get_ylabel()
+    'quality score (0-100)'
     """
     ax = _axes(ax)
     u = report.users
@@ -184,7 +319,42 @@ def _spearman(a: NDArray[np.float64], b: NDArray[np.float64]) -> float:
 
 def ego_circles(report: Any, user: Any, *, ax: Any = None) -> Any:
     """One ego's circles: alters on concentric rings by Dunbar layer (innermost
-    closest), dot size by tie strength."""
+    closest), dot size by tie strength.
+
+    Parameters
+    ----------
+    report : Report
+        The result of :func:`engagequal.analyze` (or
+        :meth:`Report.from_parquet <engagequal.Report.from_parquet>`).
+        Uses the ego's layer ties (``report.ego(user).layers``).
+    user : id
+        The ego, as an original user id.
+    ax : matplotlib.axes.Axes, optional
+        Where to draw; by default the current axes (``plt.gca()``).
+
+    Returns
+    -------
+    matplotlib.axes.Axes
+        ``ax``, drawn on (a "no ... in this report" note when the table is
+        empty).
+
+    Raises
+    ------
+    KeyError
+        When ``user`` is not in the report.
+
+    Examples
+    --------
+    >>> from matplotlib.figure import Figure
+    >>> import engagequal as eq
+    >>> events, _ = eq.synth.population(200, 5_000, seed=1)
+    >>> report = eq.analyze(events, event_id="event_id", parent="parent",
+    ...                     thread="thread", layer_method="rank")
+    >>> ax = Figure().subplots()
+    >>> top = report.users.sort_by([("connections", "descending")])["user"][0].as_py()
+    >>> eq.plot.ego_circles(report, top, ax=ax).get_title().split(" (")[1]
+    'L1: 5, L2: 10, L3: 20; grey: outside the layers)'
+    """
     ax = _axes(ax)
     ego = report.ego(user)
     t = ego.layers

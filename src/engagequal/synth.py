@@ -50,6 +50,11 @@ follows, ``thread_share`` in threads, the rest tie events.  The contact rate
 of the outermost layer is ``outer_rate`` per year on average; the network
 scale adapts so that the event budget is met (pass ``network_scale`` to fix it
 instead, the rates then adapt).
+
+>>> import engagequal as eq
+>>> events, truth = eq.synth.population(200, 5_000, seed=1)
+>>> events.num_rows, truth.threads.num_rows
+(5000, 282)
 """
 
 from __future__ import annotations
@@ -116,6 +121,19 @@ class Truth:
         ``turns`` and ``last_event``.
     params : dict
         Every knob of the draw, resolved (including the rate scale).
+
+    Examples
+    --------
+    The planted reply depths are the ones :func:`engagequal.read_events` finds:
+
+    >>> import pyarrow.compute as pc
+    >>> import engagequal as eq
+    >>> events, truth = eq.synth.population(200, 5_000, seed=1)
+    >>> ev = eq.read_events(events, event_id="event_id", parent="parent", thread="thread")
+    >>> int(ev.tree.depth.max()), pc.max(truth.threads["max_depth"]).as_py()
+    (23, 23)
+    >>> truth.params["n_users"], truth.ties.column_names[:3]
+    (200, ['ego', 'alter', 'layer'])
     """
 
     ties: pa.Table
@@ -129,6 +147,24 @@ class Truth:
 def parse_count(text: str | int) -> int:
     """``"10M"`` -> 10_000_000; accepts ``k``, ``M``, ``G`` and underscores.
 
+    Parameters
+    ----------
+    text : str or int
+        A count such as ``"1000"``, ``"10_000"``, ``"1.5k"``, ``"10M"`` or
+        ``"2G"`` (``B`` is read as billions too; commas are ignored).
+
+    Returns
+    -------
+    int
+        The count, rounded to the nearest integer.
+
+    Raises
+    ------
+    OptionError
+        When ``text`` is not a count.
+
+    Examples
+    --------
     >>> parse_count("1.5k"), parse_count("10M"), parse_count(7)
     (1500, 10000000, 7)
     """

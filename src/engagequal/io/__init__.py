@@ -81,7 +81,43 @@ FORMATS: Mapping[str, Callable[..., pa.Table]] = {
 
 
 def read(format: str, path: PathLike, **options: Any) -> pa.Table:
-    """Read ``path`` with the loader of ``format`` (a key of :data:`FORMATS`)."""
+    """Read ``path`` with the loader of ``format`` (a key of :data:`FORMATS`).
+
+    Parameters
+    ----------
+    format : str
+        A key of :data:`FORMATS` (``"mbox"``, ``"twitter"``, ``"convokit"``, ...):
+        the names ``engagequal analyze --from`` takes.
+    path : path
+        What the loader reads (a file, folder or archive; see each loader).
+    **options
+        Keywords of that loader (``strict=``, ``owner=``, ...).
+
+    Returns
+    -------
+    pyarrow.Table
+        The loader's table, with the columns of :data:`EVENT_SCHEMA`.
+
+    Raises
+    ------
+    OptionError
+        For an unknown format.
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> from engagequal.io import read
+    >>> d = pathlib.Path(tempfile.mkdtemp())
+    >>> lines = [{"id": "u1", "speaker": "ann", "conversation_id": "u1", "reply_to": None,
+    ...           "timestamp": 0},
+    ...          {"id": "u2", "speaker": "bob", "conversation_id": "u1", "reply_to": "u1",
+    ...           "timestamp": 60}]
+    >>> _ = (d / "utterances.jsonl").write_text("\\n".join(map(json.dumps, lines)))
+    >>> read("convokit", d).select(["actor", "kind", "parent"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'actor': 'ann', 'kind': 'comment', 'parent': None},
+     {'actor': 'bob', 'kind': 'reply', 'parent': 'u1'}]
+    """
     try:
         loader = FORMATS[format]
     except KeyError:
@@ -90,7 +126,30 @@ def read(format: str, path: PathLike, **options: Any) -> pa.Table:
 
 
 def owner_of(table: pa.Table) -> str | None:
-    """The archive owner named in a loader's table (``engagequal.owner``), or None."""
+    """The archive owner named in a loader's table (``engagequal.owner``), or None.
+
+    Parameters
+    ----------
+    table : pyarrow.Table
+        A table returned by an ``engagequal.io`` loader.
+
+    Returns
+    -------
+    str or None
+        The owner stored under the :data:`META_OWNER` schema metadata key: the
+        account or profile the archive belongs to, when the format names it or
+        ``owner=`` was passed to the loader.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> from engagequal.io import META_OWNER, owner_of
+    >>> t = pa.table({"actor": ["ann"]})
+    >>> owner_of(t) is None
+    True
+    >>> owner_of(t.replace_schema_metadata({META_OWNER: b"ann"}))
+    'ann'
+    """
     meta = table.schema.metadata or {}
     v = meta.get(META_OWNER)
     return None if v is None else v.decode()

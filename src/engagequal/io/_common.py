@@ -98,6 +98,16 @@ class LoadInfo:
         ``date_from_envelope``, ``no_message_id``, ``deleted_author``).
     examples : list of str
         Up to ten ``"file: location: problem"`` strings for the records set aside.
+
+    Examples
+    --------
+    Records in = records kept + records set aside:
+
+    >>> from engagequal.io import LoadInfo
+    >>> info = LoadInfo(format="mbox", paths=["box.mbox"], records=12, rows=15,
+    ...                 set_aside={"no_date": 2})
+    >>> info.records - sum(info.set_aside.values())
+    10
     """
 
     format: str
@@ -172,6 +182,18 @@ class Rows:
     and the same ``parent`` and ``thread``, so it is a sibling of the record in
     the tree and never the parent of anything.  ``record`` names the record on
     every row, so ``event_id == record`` selects one row per record.
+
+    Examples
+    --------
+    >>> from engagequal.io import Rows
+    >>> from engagequal.io._common import Problems
+    >>> rows = Rows()
+    >>> rows.add("m1", "ann", 1000, [("bob", "message"), ("cy", "message")])
+    >>> t = rows.table("mine", ["inbox.json"], Problems("mine", strict=True))
+    >>> t.select(["target", "event_id", "record"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'target': 'bob', 'event_id': 'm1', 'record': 'm1'},
+     {'target': 'cy', 'event_id': 'm1 -> cy', 'record': 'm1'}]
     """
 
     def __init__(self) -> None:
@@ -236,6 +258,32 @@ def add_chat(rows: Rows, messages: Sequence[ChatMessage], thread: str | None,
     given order), each message's ``parent`` is the message before it, so
     back-and-forth shows as exchanges in the reply tree; without it every
     message is a root of the conversation's ``thread``.
+
+    Parameters
+    ----------
+    rows : Rows
+        The builder to add to.
+    messages : sequence of (record, actor, ts_ms, targets)
+        The conversation's messages in any order; ``targets`` is a list of
+        ``(target, kind)`` as in :meth:`Rows.add`.
+    thread : str or None
+        The conversation id; None: with ``chain`` the thread is completed from
+        the first message's id, without it each message is its own thread.
+    chain : bool, default True
+        Make each message the reply of the one before it.
+
+    Examples
+    --------
+    >>> from engagequal.io import Rows, add_chat
+    >>> from engagequal.io._common import Problems
+    >>> rows = Rows()
+    >>> add_chat(rows, [("m2", "bob", 2000, [("ann", "message")]),
+    ...                 ("m1", "ann", 1000, [("bob", "message")])], "chat-1")
+    >>> t = rows.table("mine", ["chat.json"], Problems("mine", strict=True))
+    >>> t.select(["actor", "event_id", "parent"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'actor': 'ann', 'event_id': 'm1', 'parent': None},
+     {'actor': 'bob', 'event_id': 'm2', 'parent': 'm1'}]
     """
     order = sorted(range(len(messages)), key=lambda i: messages[i][2])
     prev: str | None = None

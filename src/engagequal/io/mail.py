@@ -417,6 +417,23 @@ def read_maildir(
     sub-folders (``.Sent``, ``.Archive``, ...) are read too.  Error locations
     are ``folder/key`` of the message.
 
+    Parameters
+    ----------
+    path : path or sequence of paths
+        Maildir folder(s), read as one archive.
+    strict, lists, detect_lists, list_policy, owner
+        As in :func:`read_mbox`.
+    date_fallback : bool, default True
+        A message without a parseable ``Date`` takes its delivery time,
+        counted as ``date_from_envelope``.
+    folders : bool, default True
+        Also read the Maildir++ sub-folders.
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`engagequal.io.EVENT_SCHEMA`, as :func:`read_mbox`.
+
     Examples
     --------
     >>> import mailbox, pathlib, tempfile

@@ -38,6 +38,22 @@ _TITLE_TARGET = re.compile(r" (?:on|to|liked|likes|reacted to) (.+?)'s ")
 def fix_text(s: str) -> str:
     """Undo the exports' mojibake: code points below 256 that spell UTF-8.
 
+    Instagram and Facebook exports write each byte of a UTF-8 character as
+    its own code point; this turns them back into the character.  A string
+    that is not such a spelling comes back unchanged.
+
+    Parameters
+    ----------
+    s : str
+        A name or text from the export.
+
+    Returns
+    -------
+    str
+        The repaired text.
+
+    Examples
+    --------
     >>> fix_text("Jos\\u00c3\\u00a9")
     'José'
     >>> fix_text("José")
@@ -61,6 +77,24 @@ def read_instagram_export(path: PathLike, *, strict: bool = True, owner: str | N
     of ``personal_information.json`` (message threads name people by display
     name); likes and comments name accounts by username (``Media Owner``, the
     like's ``title``), so one person can appear under both.
+
+    Parameters
+    ----------
+    path : path
+        The export ``.zip`` or its unpacked folder.
+    strict : bool, default True
+        Raise :class:`engagequal.errors.FormatError` on a broken file or item;
+        when False, set it aside and count it.
+    owner : str, optional
+        The owner's name; by default the profile's ``Name``, else the person
+        taking part in the most threads.
+    chain : bool, default True
+        Read each thread as one line of talk (:func:`engagequal.io.add_chat`).
+
+    Returns
+    -------
+    pyarrow.Table
+        :data:`engagequal.io.EVENT_SCHEMA`, as :func:`read_facebook_export`.
 
     Examples
     --------
@@ -118,6 +152,24 @@ def read_facebook_export(path: PathLike, *, strict: bool = True, owner: str | No
       post's owner (Instagram ``Media Owner`` or the like's ``title``; Facebook:
       the name in the title, "... on Bob's post"), or at no one when the export
       does not say.
+
+    Examples
+    --------
+    >>> import json, pathlib, tempfile
+    >>> from engagequal.io import owner_of, read_facebook_export
+    >>> d = pathlib.Path(tempfile.mkdtemp()) / "messages" / "inbox" / "bob_1"
+    >>> d.mkdir(parents=True)
+    >>> th = {"participants": [{"name": "Bob"}, {"name": "Ann"}],
+    ...       "messages": [{"sender_name": "Bob", "timestamp_ms": 2000, "content": "ok"},
+    ...                    {"sender_name": "Ann", "timestamp_ms": 1000, "content": "hi"}]}
+    >>> _ = (d / "message_1.json").write_text(json.dumps(th))
+    >>> t = read_facebook_export(d.parents[2], owner="Ann")
+    >>> t.select(["actor", "target", "event_id", "parent"]).to_pylist()
+    ... # doctest: +NORMALIZE_WHITESPACE
+    [{'actor': 'Ann', 'target': 'Bob', 'event_id': 'inbox/bob_1#0', 'parent': None},
+     {'actor': 'Bob', 'target': 'Ann', 'event_id': 'inbox/bob_1#1', 'parent': 'inbox/bob_1#0'}]
+    >>> owner_of(t)
+    'Ann'
     """
     return _read_meta(path, "facebook", strict, owner, chain)
 

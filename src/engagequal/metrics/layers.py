@@ -295,9 +295,42 @@ def layers_from_dyads(
 ) -> pa.Table:
     """:func:`dunbar_layers` from already-aggregated dyads.
 
-    ``d`` must be the dyads of ``ev`` under ``opts``
-    (:func:`engagequal.metrics._ties.dyads_of`), so that one aggregation can
-    serve every metric.  Options as in :func:`dunbar_layers`.
+    The tie metrics of one analysis share a single dyad aggregation
+    (:func:`engagequal.analyze` does this); this entry point takes that
+    aggregation instead of recomputing it.
+
+    Parameters
+    ----------
+    ev : Events
+        The events, from :func:`engagequal.read_events`.
+    d : Dyads
+        The directed dyads of ``ev`` under ``opts``:
+        ``engagequal.metrics._ties.dyads_of(ev, opts)``.
+    opts : TieOptions
+        Window, decay and minimum weight, resolved by
+        ``engagequal.metrics._ties.tie_options(ev, ...)``.
+    method, level, direction, reciprocal, min_age, active_per_year
+        As in :func:`dunbar_layers`.
+    sizes, thresholds, max_layers, log_scale, null_model, null_draws, alpha, seed
+        As in :func:`dunbar_layers`.
+
+    Returns
+    -------
+    pyarrow.Table
+        The table of :func:`dunbar_layers` at ``level``.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> from engagequal.metrics._ties import dyads_of, tie_options
+    >>> day = 86_400
+    >>> ev = eq.read_events({"actor": [0, 1, 0, 2, 0], "target": [1, 0, 2, 0, 1],
+    ...                      "ts": [0, day, 2 * day, 3 * day, 365 * day]})
+    >>> opts = tie_options(ev)
+    >>> d = dyads_of(ev, opts)
+    >>> t = eq.layers_from_dyads(ev, d, opts, sizes=(1, 2), level="ego")
+    >>> t.select(["ego", "active_size", "layer_1", "layer_2"]).to_pylist()[0]
+    {'ego': 0, 'active_size': 2, 'layer_1': 1, 'layer_2': 2}
     """
     _check(method, level, direction, null_model)
     ties = _ties(ev, d, opts, direction=direction, reciprocal=reciprocal, min_age=min_age,

@@ -108,6 +108,19 @@ def assert_events_equal(actual: Events, expected: Events, *, ignore_order: bool 
     the accounting.  With ``ignore_order`` the events are compared as
     multisets (sorted by all fields).
 
+    Parameters
+    ----------
+    actual, expected : Events
+        The two event sets, from :func:`engagequal.read_events`.
+    ignore_order : bool, default False
+        Compare the events as multisets instead of position by position.
+
+    Raises
+    ------
+    AssertionError
+        Naming the first difference (user dictionaries, event count, field
+        and position, or accounting).
+
     Examples
     --------
     >>> import engagequal as eq
