@@ -267,6 +267,14 @@ def conversation_tables(
         reply tree each is empty with its schema (:data:`THREAD_SCHEMA`,
         :data:`EVENT_SCHEMA`, :data:`DYAD_SCHEMA`, :data:`USER_SCHEMA`).
 
+    Notes
+    -----
+    In a mixed log most events are alone in their thread (a like, a message
+    with no reply): every such thread has the same row, and such an event
+    opens no exchange.  The forest statistics are computed on the events of
+    threads with two or more events only, and the one-event threads get the
+    row of a one-event forest computed by the same code.
+
     Examples
     --------
     >>> import engagequal as eq
@@ -278,59 +286,143 @@ def conversation_tables(
     for lv in levels:
         if lv not in _LEVELS:
             raise OptionError(f"levels must be among {_LEVELS}, got {lv!r}")
-    tree = ev.tree
     schemas = {"thread": THREAD_SCHEMA, "event": EVENT_SCHEMA, "dyad": DYAD_SCHEMA,
                "user": USER_SCHEMA}
-    if tree is None:
+    if ev.tree is None:
         return {lv: _empty(schemas[lv]) for lv in levels}
-    parent = tree.parent
-    depth = tree.depth
-    root = tree.root
-    thread = tree.thread.astype(np.int64)
-    actor = ev.actor
-    n = parent.shape[0]
-    n_threads = len(tree.threads)
-    runs = alternating_runs(parent, actor)
+    f = _multi_event_part(ev)
+    runs = alternating_runs(f.parent, f.actor)
     out: dict[str, pa.Table] = {}
     if "thread" in levels:
-        out["thread"] = _thread_table(ev, parent, depth, root, thread, actor, runs.turn,
-                                      runs.end, n, n_threads)
+        out["thread"] = _thread_table(ev, f, runs)
     if "dyad" in levels:
-        out["dyad"] = _dyad_table(ev, parent, actor, runs)
+        out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
     if "user" in levels:
-        out["user"] = _user_table(ev, depth, root, thread, actor, runs.longest, n)
-    if "event" in levels:  # last: the working arrays are freed first
-        turn, longest = runs.turn.astype(np.int32), runs.longest.astype(np.int32)
-        del runs, thread
-        out["event"] = _event_table(ev, parent, turn, longest)
+        out["user"] = _user_table(ev, f, runs.longest)
+    if "event" in levels:
+        turn, longest = _on_all_events(f, runs.turn), _on_all_events(f, runs.longest)
+        del runs, f
+        out["event"] = _event_table(ev, turn, longest)
     return {lv: out[lv] for lv in levels}
+
+
+class _Part:
+    """The events of the threads with two or more events, renumbered.
+
+    ``idx`` (their positions among all events) and ``tid`` (their threads'
+    codes) are None when every thread has two or more events; positions
+    (``parent``, ``root``) and thread codes (``thread``) are within the part.
+    """
+
+    __slots__ = ("actor", "depth", "idx", "n_events", "n_threads", "parent", "root", "thread",
+                 "tid", "ts")
+
+    def __init__(self, idx: NDArray[np.int64] | None, tid: NDArray[np.int64] | None,
+                 parent: NDArray[np.int64], depth: NDArray[np.int32], root: NDArray[np.int64],
+                 thread: NDArray[np.int64], actor: NDArray[np.int32], ts: NDArray[np.int64],
+                 n_threads: int, n_events: int) -> None:
+        self.idx, self.tid = idx, tid
+        self.parent, self.depth, self.root = parent, depth, root
+        self.thread, self.actor, self.ts = thread, actor, ts
+        self.n_threads = n_threads  # threads in the part
+        self.n_events = n_events    # events in all (the part's and the others)
+
+
+def _multi_event_part(ev: Events) -> _Part:
+    tree = ev.tree
+    assert tree is not None
+    n, t = ev.n_events, len(tree.threads)
+    thread = tree.thread.astype(np.int64)
+    multi = np.bincount(thread, minlength=t) >= 2
+    if multi.all():
+        return _Part(None, None, tree.parent, tree.depth, tree.root, thread, ev.actor, ev.ts,
+                     t, n)
+    tid = np.flatnonzero(multi)
+    tcode = np.full(t, -1, dtype=np.int64)
+    tcode[tid] = np.arange(tid.size)
+    del multi
+    sub_thread = tcode[thread]
+    idx = np.flatnonzero(sub_thread >= 0)
+    del thread
+    sub_thread = sub_thread[idx]
+    pos = np.full(n, -1, dtype=np.int64)  # position within the part
+    pos[idx] = np.arange(idx.size)
+    par = tree.parent[idx]  # a parent lies in its child's thread, so in the part
+    parent = np.where(par >= 0, pos[np.maximum(par, 0)], -1)
+    root = pos[tree.root[idx]]
+    return _Part(idx, tid, parent, tree.depth[idx], root, sub_thread, ev.actor[idx],
+                 ev.ts[idx], int(tid.size), n)
+
+
+def _lone_event_part() -> _Part:
+    """A forest of one event: the row every one-event thread has."""
+    z = np.zeros(1, dtype=np.int64)
+    return _Part(None, None, np.array([-1]), np.zeros(1, np.int32), z, z,
+                 np.zeros(1, np.int32), z, 1, 1)
+
+
+def _on_all_events(f: _Part, x: NDArray[np.int32]) -> NDArray[np.int32]:
+    """A per-event run value of the part on all events (1 elsewhere: no exchange)."""
+    if f.idx is None:
+        return x
+    out = np.ones(f.n_events, dtype=x.dtype)
+    out[f.idx] = x
     return out
 
 
-def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32],
-                  root: NDArray[np.int64], thread: NDArray[np.int64],
-                  actor: NDArray[np.int32], turn: NDArray[np.int32], end: NDArray[np.bool_],
-                  n: int, n_threads: int) -> pa.Table:
+def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns) -> pa.Table:
     tree = ev.tree
     assert tree is not None
-    t = n_threads
+    st = _thread_stats(f, runs.turn, runs.end, max(ev.n_users, 1))
+    if f.tid is not None:  # the one-event threads: one row for all of them
+        lone_part = _lone_event_part()
+        lone_runs = alternating_runs(lone_part.parent, lone_part.actor)
+        lone = _thread_stats(lone_part, lone_runs.turn, lone_runs.end, 1)
+        t = len(tree.threads)
+        for k, x in st.items():
+            full = np.full(t, lone[k][0], dtype=np.result_type(x, lone[k]))
+            full[f.tid] = x
+            st[k] = full
+    return pa.table({
+        "thread": tree.threads,
+        "size": _i64(st["size"]),
+        "roots": _i64(st["roots"]),
+        "replies": _i64(st["size"] - st["roots"]),
+        "participants": _i64(st["participants"]),
+        "max_depth": _i64(st["max_depth"]),
+        "mean_depth": ratio(st["depth_sum"], st["size"]),
+        "max_width": _i64(st["max_width"]),
+        "root_fanout": _i64(st["fanout"]),
+        "h_index": _i64(st["h_index"]),
+        "virality": ratio(st["w_sum"], st["pairs"]),
+        "reentry": ratio(st["reentry_n"], st["participants"]),
+        "exchanges": _i64(st["exchanges"]),
+        "longest_exchange": _i64(st["longest"]),
+        "conversations": _i64(st["conversations"]),
+    })
+
+
+def _thread_stats(f: _Part, turn: NDArray[np.int32], end: NDArray[np.bool_],
+                  n_users: int) -> dict[str, NDArray[Any]]:
+    """Per-thread sums and extremes of a forest part (ratios are taken later)."""
+    parent, depth, root, thread, actor = f.parent, f.depth, f.root, f.thread, f.actor
+    n, t = parent.shape[0], f.n_threads
     size = np.bincount(thread, minlength=t)
     is_root = depth == 0
     roots = np.bincount(thread[is_root], minlength=t)
     depth_sum = np.bincount(thread, weights=depth, minlength=t)
-    max_depth = np.zeros(t, dtype=np.int64)
-    np.maximum.at(max_depth, thread, depth)
     fanout = np.bincount(thread[depth == 1], minlength=t)
 
-    # one sort of (thread, depth): widths and the h-index
+    # one sort of (thread, depth): max depth, widths and the h-index
     key = np.sort((thread << 32) | depth)
+    tend = np.cumsum(size)  # key is sorted by thread first
+    max_depth = key[tend - 1] & 0xFFFFFFFF
     starts, ends = _segment_bounds(key)
     width = ends - starts
     level_thread = key[starts] >> 32
     max_width = np.zeros(t, dtype=np.int64)
     np.maximum.at(max_width, level_thread, width)
     # h = max_i min(rank_desc(i), depth_i) within each thread
-    tend = np.cumsum(size)  # key is sorted by thread first
     kt = key >> 32
     rank_desc = tend[kt] - np.arange(n)
     h_index = np.zeros(t, dtype=np.int64)
@@ -347,13 +439,12 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32
     del s, n_tree, contrib
 
     # participants and re-entry from (thread, actor) pairs
-    n_users = max(ev.n_users, 1)
     pair_key = thread * n_users + actor
     pkeys, pinv = _uniq_inv(pair_key)
     del pair_key
     p_thread = pkeys // n_users
     participants = np.bincount(p_thread, minlength=t)
-    ts = ev.ts
+    ts = f.ts
     # rank of each time among all times, equal times sharing the rank of the first
     order = np.argsort(ts)
     ts_sorted = ts[order]
@@ -398,30 +489,17 @@ def _thread_table(ev: Events, parent: NDArray[np.int64], depth: NDArray[np.int32
     np.maximum.at(longest, thread, turn)
     exchanges = np.bincount(thread[end], minlength=t)
     convs = np.bincount(thread[end & (turn >= 3)], minlength=t)
-    return pa.table({
-        "thread": tree.threads,
-        "size": _i64(size),
-        "roots": _i64(roots),
-        "replies": _i64(size - roots),
-        "participants": _i64(participants),
-        "max_depth": _i64(max_depth),
-        "mean_depth": ratio(depth_sum, size),
-        "max_width": _i64(max_width),
-        "root_fanout": _i64(fanout),
-        "h_index": _i64(h_index),
-        "virality": ratio(w_sum, pairs),
-        "reentry": ratio(reentry_n, participants),
-        "exchanges": _i64(exchanges),
-        "longest_exchange": _i64(longest),
-        "conversations": _i64(convs),
-    })
+    return {"size": size, "roots": roots, "participants": participants,
+            "max_depth": max_depth, "depth_sum": depth_sum, "max_width": max_width,
+            "fanout": fanout, "h_index": h_index, "w_sum": w_sum, "pairs": pairs,
+            "reentry_n": reentry_n, "exchanges": exchanges, "longest": longest,
+            "conversations": convs}
 
 
-def _event_table(ev: Events, parent: NDArray[np.int64], turn: NDArray[np.int32],
-                 longest: NDArray[np.int32]) -> pa.Table:
+def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]) -> pa.Table:
     tree = ev.tree
     assert tree is not None
-    eids = tree.event_ids
+    eids, parent = tree.event_ids, tree.parent
     return pa.table({
         "event_id": eids,
         "thread": tree.threads.take(pa.array(tree.thread)),
@@ -471,23 +549,26 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
     })
 
 
-def _user_table(ev: Events, depth: NDArray[np.int32], root: NDArray[np.int64],
-                thread: NDArray[np.int64], actor: NDArray[np.int32],
-                longest: NDArray[np.int32], n: int) -> pa.Table:
+def _user_table(ev: Events, f: _Part, longest: NDArray[np.int32]) -> pa.Table:
     nu = ev.n_users
-    events = np.bincount(actor, minlength=nu)
-    n_threads = max(len(ev.tree.threads), 1) if ev.tree is not None else 1
-    ta = _uniq(actor.astype(np.int64) * n_threads + thread)
-    joined = np.bincount(ta // n_threads, minlength=nu)
+    depth, root, thread, actor = f.depth, f.root, f.thread, f.actor
+    events = np.bincount(ev.actor, minlength=nu)
+    nt = max(f.n_threads, 1)
+    ta = _uniq(actor.astype(np.int64) * nt + thread)
+    joined = np.bincount(ta // nt, minlength=nu)
+    is_root = depth == 0
+    started = np.bincount(actor[is_root], minlength=nu)
+    if f.idx is not None:  # an event alone in its thread: one more thread joined and started
+        lone = events - np.bincount(actor, minlength=nu)
+        joined += lone
+        started += lone
     reply = depth >= 1
     replies = np.bincount(actor[reply], minlength=nu)
     rdepth_sum = np.bincount(actor[reply], weights=depth[reply], minlength=nu)
     rdepth_max = np.zeros(nu, dtype=np.int64)
     np.maximum.at(rdepth_max, actor[reply], depth[reply])
     in_conv = np.bincount(actor, weights=longest >= 3, minlength=nu)
-    is_root = depth == 0
-    started = np.bincount(actor[is_root], minlength=nu)
-    tree_max = np.zeros(n, dtype=np.int64)
+    tree_max = np.zeros(depth.shape[0], dtype=np.int64)
     np.maximum.at(tree_max, root, depth)
     reached = np.bincount(actor[is_root], weights=tree_max[is_root], minlength=nu)
     starter = actor[root]
