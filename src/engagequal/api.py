@@ -118,19 +118,14 @@ def analyze(
         for m in mets:
             bar.step(m)
             if m == "reciprocity" and d is not None:
+                from engagequal.kernels.dyads import pairs_from_dyads
                 from engagequal.metrics.reciprocity import (
                     reciprocity_dyad,
                     reciprocity_global,
                     reciprocity_user,
                 )
 
-                p: Any = d
-                try:  # unordered pairs, built once for the three tables
-                    from engagequal.kernels.dyads import pairs_from_dyads
-
-                    p = pairs_from_dyads(d)
-                except ImportError:  # pragma: no cover - older kernels take Dyads
-                    pass
+                p = pairs_from_dyads(d)  # unordered pairs, built once for the three tables
                 parts["reciprocity_global"] = reciprocity_global(ev, p, opts)
                 parts["reciprocity_user"] = reciprocity_user(ev, p, opts)
                 parts["reciprocity_dyad"] = reciprocity_dyad(ev, p, opts)
@@ -175,30 +170,10 @@ def _size_hint(source: Any) -> int:
 def _layers(ev: Any, d: Any, opts: Any, method: str, layer_opts: dict[str, Any]
             ) -> dict[str, pa.Table]:
     """The tie, ego and global layer tables from one layer assignment."""
-    from engagequal.metrics import layers as lay
+    from engagequal.metrics.layers import layer_tables
 
-    helpers = ("_check", "_ties", "_assign", "_ego_table", "_global_table")
-    if all(hasattr(lay, h) for h in helpers) and not layer_opts:
-        # one layer assignment for all three levels (the body of layers_from_dyads)
-        lay._check(method, "tie", "out", "lognormal")
-        ties = lay._ties(ev, d, opts, direction="out", reciprocal=True, min_age=None,
-                         active_per_year=1.0)
-        layer, n_cols, extra = lay._assign(
-            ties, method=method, sizes=lay.DEFAULT_SIZES, thresholds=None, max_layers=6,
-            log_scale=False, null_model="lognormal", null_draws=19, seed=0)
-        tie_t = pa.table({
-            "ego": ev.user_ids(ties.ego), "alter": ev.user_ids(ties.alter),
-            "strength": pa.array(ties.strength, pa.float64()),
-            "layer": pa.array(layer, pa.int64(), mask=layer == 0),
-            "active": pa.array(ties.active, pa.bool_()),
-        })
-        ego_t = lay._ego_table(ev, ties, layer, n_cols, method=method, extra=extra, alpha=0.05)
-        glob_t = lay._global_table(ego_t, n_cols, natural=method == "natural")
-        return {"layers_tie": tie_t, "layers_ego": ego_t, "layers_global": glob_t}
-    levels = ("tie", "ego", "global")
-    res = {lv: lay.layers_from_dyads(ev, d, opts, method=method, level=lv, **layer_opts)
-           for lv in levels}
-    return {f"layers_{k}": v for k, v in res.items()}
+    tabs = layer_tables(ev, d, opts, method=method, **layer_opts)
+    return {f"layers_{k}": v for k, v in tabs.items()}
 
 
 def _with_counts(report: Report, n_events: int, rows_in: int) -> Report:

@@ -32,6 +32,7 @@ __all__ = [
     "DEFAULT_THRESHOLDS",
     "dunbar_layers",
     "layer_stability",
+    "layer_tables",
     "layers_from_dyads",
 ]
 
@@ -333,23 +334,78 @@ def layers_from_dyads(
     {'ego': 0, 'active_size': 2, 'layer_1': 1, 'layer_2': 2}
     """
     _check(method, level, direction, null_model)
+    return layer_tables(ev, d, opts, levels=(level,), method=method, direction=direction,
+                        reciprocal=reciprocal, min_age=min_age,
+                        active_per_year=active_per_year, sizes=sizes, thresholds=thresholds,
+                        max_layers=max_layers, log_scale=log_scale, null_model=null_model,
+                        null_draws=null_draws, alpha=alpha, seed=seed)[level]
+
+
+def layer_tables(
+    ev: Events,
+    d: Dyads,
+    opts: TieOptions,
+    *,
+    levels: Sequence[str] = ("tie", "ego", "global"),
+    method: str = "rank",
+    direction: str = "out",
+    reciprocal: bool = True,
+    min_age: Any = None,
+    active_per_year: float = 1.0,
+    sizes: Sequence[int] = DEFAULT_SIZES,
+    thresholds: Sequence[float] | None = None,
+    max_layers: int = 6,
+    log_scale: bool = False,
+    null_model: str | None = "lognormal",
+    null_draws: int = 19,
+    alpha: float = 0.05,
+    seed: int | np.random.Generator = 0,
+) -> dict[str, pa.Table]:
+    """The layer tables at several levels from one layer assignment.
+
+    Takes the options of :func:`layers_from_dyads`; ``levels`` is any subset
+    of ``"tie"``, ``"ego"``, ``"global"``.  The ties are ranked or clustered
+    once, whatever the number of levels asked for.
+
+    Returns
+    -------
+    dict of str to pyarrow.Table
+        The table of :func:`dunbar_layers` at each level asked for.
+
+    Examples
+    --------
+    >>> import engagequal as eq
+    >>> from engagequal.metrics._ties import dyads_of, tie_options
+    >>> ev = eq.read_events({"actor": [0, 1, 0, 2], "target": [1, 0, 2, 0],
+    ...                      "ts": [0, 10, 20, 30]})
+    >>> opts = tie_options(ev)
+    >>> tabs = layer_tables(ev, dyads_of(ev, opts), opts, sizes=(1, 2))
+    >>> sorted(tabs), tabs["tie"].num_rows
+    (['ego', 'global', 'tie'], 4)
+    """
+    for level in levels:
+        _check(method, level, direction, null_model)
     ties = _ties(ev, d, opts, direction=direction, reciprocal=reciprocal, min_age=min_age,
                  active_per_year=active_per_year)
     layer, n_cols, extra = _assign(ties, method=method, sizes=sizes, thresholds=thresholds,
                                    max_layers=max_layers, log_scale=log_scale,
                                    null_model=null_model, null_draws=null_draws, seed=seed)
-    if level == "tie":
-        return pa.table({
+    out: dict[str, pa.Table] = {}
+    if "tie" in levels:
+        out["tie"] = pa.table({
             "ego": ev.user_ids(ties.ego),
             "alter": ev.user_ids(ties.alter),
             "strength": pa.array(ties.strength, pa.float64()),
             "layer": pa.array(layer, pa.int64(), mask=layer == 0),
             "active": pa.array(ties.active, pa.bool_()),
         })
-    table = _ego_table(ev, ties, layer, n_cols, method=method, extra=extra, alpha=alpha)
-    if level == "ego":
-        return table
-    return _global_table(table, n_cols, natural=method == "natural")
+    if "ego" in levels or "global" in levels:
+        ego = _ego_table(ev, ties, layer, n_cols, method=method, extra=extra, alpha=alpha)
+        if "ego" in levels:
+            out["ego"] = ego
+        if "global" in levels:
+            out["global"] = _global_table(ego, n_cols, natural=method == "natural")
+    return out
 
 
 def _window_years(ev: Events, opts: TieOptions) -> tuple[float, int]:
