@@ -24,7 +24,13 @@ from engagequal.errors import (
 )
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest.encode import encode_ids, encode_kinds, id_type
-from engagequal.ingest.schema import DEFAULT_KIND, ColumnMap, merge_kind_weights, times_to_ns
+from engagequal.ingest.schema import (
+    DEFAULT_KIND,
+    MAX_WEIGHT,
+    ColumnMap,
+    merge_kind_weights,
+    times_to_ns,
+)
 from engagequal.ingest.sources import to_table
 from engagequal.kernels.trees import cycle_members, root_and_depth
 
@@ -107,7 +113,8 @@ def read_events(
     Policies, one per flaw:
 
     * a null actor, an unusable time (null, NaN, infinite, unparseable), a
-      kind without a weight, a negative or non-finite weight, a null target on
+      kind without a weight, a negative, non-finite or huge (above
+      :data:`~engagequal.ingest.schema.MAX_WEIGHT`, 1e15) weight, a null target on
       a row that is not a reply, a null ``event_id`` -> bad row;
     * rows sharing an ``event_id``: the earliest is kept, the others are bad
       (``duplicate_row`` when every mapped field is equal, else
@@ -162,6 +169,27 @@ def _flat(col: pa.ChunkedArray) -> pa.Array:
     return col.combine_chunks() if col.num_chunks != 1 else col.chunk(0)
 
 
+def _example_rows(part: pa.Table) -> list[dict[str, Any]]:
+    """``part`` as dicts; a value Python cannot hold (a timestamp past year 9999,
+    a date beyond ``datetime``'s range) is shown as its raw storage integer."""
+    try:
+        rows: list[dict[str, Any]] = part.to_pylist()
+    except (ValueError, OverflowError, pa.ArrowException):
+        pass
+    else:
+        return rows
+    cols: dict[str, list[Any]] = {}
+    for name in part.column_names:
+        col = _flat(part[name])
+        try:
+            cols[name] = col.to_pylist()
+        except (ValueError, OverflowError, pa.ArrowException):
+            raw = col.view(pa.int64() if col.type.bit_width == 64 else pa.int32())
+            cols[name] = [None if v is None else f"{v} (raw {col.type})"
+                          for v in raw.to_pylist()]
+    return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
+
+
 class _Rows:
     """Collects bad rows by reason, raising at once in strict mode."""
 
@@ -187,7 +215,7 @@ class _Rows:
         if self.strict:
             rows = np.flatnonzero(new)[:3]
             cols = list(self.cmap.roles().values())
-            examples = self.table.select(cols).take(pa.array(rows)).to_pylist()
+            examples = _example_rows(self.table.select(cols).take(pa.array(rows)))
             for r, ex in zip(rows.tolist(), examples, strict=True):
                 ex["row"] = r
             col_txt = f"column {column!r}: " if column else ""
@@ -280,8 +308,9 @@ def events_from_table(
                                      column=cmap.weight) from exc
         wnull = _mask(wcol)
         with np.errstate(invalid="ignore"):
-            wbad = ~wnull & (~np.isfinite(wv) | (wv < 0))
-        rows.flag("bad_weight", wbad, cmap.weight, "have a negative or non-finite weight")
+            wbad = ~wnull & (~np.isfinite(wv) | (wv < 0) | (wv > MAX_WEIGHT))
+        rows.flag("bad_weight", wbad, cmap.weight,
+                  f"have a negative, non-finite or huge (> {MAX_WEIGHT:g}) weight")
         weight = np.where(wnull | wbad, weight, wv)
 
     eid_col: pa.Array | None = None
@@ -371,7 +400,12 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
         col = _flat(table[c])
         a = col.take(pa.array(losers))
         b = col.take(pa.array(keeper))
-        eq = pc.equal(a, b)
+        if pa.types.is_null(a.type):  # all null: equal
+            continue
+        try:
+            eq = pc.equal(a, b)
+        except pa.ArrowNotImplementedError:  # a type without a comparison kernel
+            eq = pa.array([x == y for x, y in zip(a.to_pylist(), b.to_pylist(), strict=True)])
         both_null = pc.and_(a.is_null(), b.is_null())
         same &= pc.or_(pc.fill_null(eq, False), both_null).to_numpy(zero_copy_only=False)
     exact = np.zeros(rows.n, dtype=bool)

@@ -17,6 +17,7 @@ from engagequal.errors import InvalidTimeError, OptionError
 __all__ = [
     "DEFAULT_KIND",
     "DEFAULT_KIND_WEIGHTS",
+    "MAX_WEIGHT",
     "PASSIVE_KINDS",
     "STRUCTURAL_KINDS",
     "ColumnMap",
@@ -46,6 +47,9 @@ DEFAULT_KIND_WEIGHTS: Mapping[str, float] = {
     "follow": 0.0,
     "connection": 0.0,
 }
+#: The largest usable weight: sums over billions of events, per-year rates and
+#: their squares (the natural layers' variances) stay far inside the float range.
+MAX_WEIGHT = 1e15
 #: The kind given to every row when there is no ``kind`` column.
 DEFAULT_KIND = "interaction"
 #: Kinds that signal attention without effort (the "applause" of Kaushik).
@@ -88,13 +92,15 @@ def merge_kind_weights(kind_weights: Mapping[str, float] | None) -> dict[str, fl
     if kind_weights:
         for k, w in kind_weights.items():
             wf = float(w)
-            if not np.isfinite(wf) or wf < 0:
-                raise OptionError(f"kind_weights[{k!r}] must be a finite number >= 0, got {w!r}")
+            if not np.isfinite(wf) or wf < 0 or wf > MAX_WEIGHT:
+                raise OptionError(f"kind_weights[{k!r}] must be a number in [0, {MAX_WEIGHT:g}], "
+                                  f"got {w!r}")
             merged[str(k)] = wf
     return merged
 
 
 _UNIT_NS = {"s": 1_000_000_000, "ms": 1_000_000, "us": 1_000, "ns": 1}
+_NS_MAX = int(np.iinfo(np.int64).max)
 
 
 def times_to_ns(
@@ -140,8 +146,8 @@ def _chunk_to_ns(col: pa.Array, name: str, out: NDArray[np.int64],
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError):
             col = _parse_strings(col, name)
         t = col.type
-    if pa.types.is_date(t):
-        col = pc.cast(col, pa.timestamp("s"))
+    if pa.types.is_date(t):  # date64 is milliseconds (not always midnight)
+        col = pc.cast(col, pa.timestamp("ms" if pa.types.is_date64(t) else "s"))
         t = col.type
     if pa.types.is_null(t):
         out[:] = 0
@@ -156,7 +162,7 @@ def _chunk_to_ns(col: pa.Array, name: str, out: NDArray[np.int64],
             zero_copy_only=False)
         lim = np.iinfo(np.int64).max // scale
         if raw.size and (int(raw.max()) > lim or (raw.dtype.kind == "i" and int(raw.min()) < -lim)):
-            over = raw > lim if raw.dtype.kind == "u" else np.abs(raw) > lim
+            over = raw > lim if raw.dtype.kind == "u" else (raw > lim) | (raw < -lim)
             bad |= over
             raw = np.where(over, 0, raw)
         np.multiply(raw.astype(np.int64, copy=False), scale, out=out)
@@ -190,7 +196,11 @@ def _parse_strings(col: pa.Array, name: str) -> pa.Array:
             continue
         if d.tzinfo is None:
             d = d.replace(tzinfo=_dt.timezone.utc)
-        out.append(int(d.timestamp() * 1_000_000) * 1000)
+        try:
+            ns = int(d.timestamp() * 1_000_000) * 1000
+        except (OverflowError, ValueError):  # e.g. year 1 east of UTC
+            ns = _NS_MAX + 1
+        out.append(ns if -_NS_MAX <= ns <= _NS_MAX else None)  # beyond int64 ns: unusable
     idx = pc.index_in(col, value_set=uniq)
     return pc.take(pa.array(out, pa.int64()), idx).cast(pa.timestamp("ns", tz="UTC"))
 

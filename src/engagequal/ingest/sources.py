@@ -66,7 +66,7 @@ def dataset_from_path(path: str | os.PathLike[str], *,
 def _records_to_table(rows: Sequence[Mapping[str, Any]]) -> pa.Table:
     try:
         return pa.Table.from_pylist(list(rows))
-    except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
+    except (pa.ArrowException, ValueError, TypeError, OverflowError) as exc:  # e.g. pandas NaT
         raise SourceError(f"cannot build a table from the list of dicts: {exc}") from exc
 
 
@@ -172,12 +172,53 @@ def to_table(source: Any, *, columns: Sequence[str] | None = None,
         source = dataset_from_path(source, dictionary=dictionary)
     if isinstance(source, ds.Dataset):
         cols = [c for c in columns if c in source.schema.names] if columns else None
+        if isinstance(source, ds.FileSystemDataset):
+            _check_drift(source, cols)
         try:
             return source.to_table(columns=cols)
-        except (pa.ArrowInvalid, OSError) as exc:
-            raise SourceError(f"reading the dataset failed: {exc}") from exc
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"reading the dataset failed{_failing_file(source, cols)}: "
+                              f"{exc}") from exc
     reader = to_reader(source, columns=columns)
     try:
         return reader.read_all()
-    except (pa.ArrowInvalid, OSError) as exc:
+    except (pa.ArrowException, OSError) as exc:
         raise SourceError(f"reading the source failed: {exc}") from exc
+
+
+def _check_drift(dataset: ds.FileSystemDataset, columns: Sequence[str] | None) -> None:
+    """Every file of ``dataset`` must give each read column one type (the rule of
+    :func:`engagequal.analyze_stream`): the dataset would otherwise cast the later
+    files to the first file's schema silently (``"19"`` becoming ``19``)."""
+    frags = list(dataset.get_fragments())
+    if len(frags) < 2:
+        return
+    ref: dict[str, tuple[pa.DataType, str]] = {}
+    for frag in frags:
+        try:
+            schema = frag.physical_schema
+        except (pa.ArrowException, OSError) as exc:
+            raise SourceError(f"cannot read {frag.path!r}: {exc}") from exc
+        for c in columns if columns is not None else schema.names:
+            if c not in schema.names:
+                continue
+            t = schema.field(c).type
+            first = ref.setdefault(c, (t, frag.path))
+            if first[0] != t:
+                raise SourceError(
+                    f"schema drift: column {c!r} has type {t} in {frag.path!r} but "
+                    f"{first[0]} in {first[1]!r}; cast the files to one schema")
+
+
+def _failing_file(dataset: ds.Dataset, columns: Sequence[str] | None) -> str:
+    """`` in '<path>'``: the first file of ``dataset`` that fails to read (after a
+    failed read of the whole dataset, to name the culprit), else ``""``."""
+    if not isinstance(dataset, ds.FileSystemDataset):
+        return ""
+    for frag in dataset.get_fragments():
+        try:
+            for _ in frag.to_batches(schema=dataset.schema, columns=columns):
+                pass
+        except (pa.ArrowException, OSError):
+            return f" in {frag.path!r}"
+    return ""
