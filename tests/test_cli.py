@@ -135,3 +135,21 @@ def test_subprocess_default_sample(tmp_path: Path) -> None:
     assert "generated sample" in res.stderr
     assert pq.read_table(tmp_path / "eq" / "threads.parquet").num_rows > 0
     assert (tmp_path / "eq" / "report.html").exists()
+
+
+def test_bench_passes_every_option_to_the_suite(capsys: pytest.CaptureFixture[str]) -> None:
+    root = Path(__file__).resolve().parents[1]
+    cwd = os.getcwd()
+    os.chdir(root)
+    try:
+        assert main(["bench", "--help"]) == 0
+    finally:
+        os.chdir(cwd)
+    assert "usage: python -m benchmarks.run" in capsys.readouterr().out
+
+
+def test_bench_outside_a_checkout_is_one_clear_line(tmp_path: Path) -> None:
+    r = subprocess.run([sys.executable, "-m", "engagequal", "bench", "--help"], cwd=tmp_path,
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert "source checkout" in r.stderr and "Traceback" not in r.stderr

@@ -10,7 +10,7 @@ from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
-from engagequal.errors import EngagequalError
+from engagequal.errors import EngagequalError, OptionError
 
 __all__ = ["main"]
 
@@ -157,10 +157,28 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
 
 def _cmd_bench(args: argparse.Namespace) -> int:
+    return _run_bench(list(args.rest))
+
+
+def _run_bench(rest: list[str]) -> int:
+    """``python -m benchmarks.run REST`` (the suite lives in the source checkout)."""
+    import importlib.util
     import runpy
 
-    sys.argv = ["benchmarks.run", *args.rest]
-    runpy.run_module("benchmarks.run", run_name="__main__", alter_sys=True)
+    if os.getcwd() not in sys.path:  # console scripts do not see the working folder
+        sys.path.insert(0, os.getcwd())
+    try:
+        spec = importlib.util.find_spec("benchmarks.run")
+    except ModuleNotFoundError:
+        spec = None
+    if spec is None:
+        raise OptionError("engagequal bench runs the benchmark suite of a source checkout: "
+                          "run it from the repository root (where benchmarks/ is)")
+    sys.argv = ["benchmarks.run", *rest]
+    try:
+        runpy.run_module("benchmarks.run", run_name="__main__", alter_sys=True)
+    except SystemExit as exc:  # argparse's --help and usage errors
+        return exc.code if isinstance(exc.code, int) else 0
     return 0
 
 
@@ -225,6 +243,13 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     """Run the command line; returns the exit code (typed errors give 2)."""
+    argv = list(sys.argv[1:] if argv is None else argv)
+    if argv[:1] == ["bench"]:  # every option, --help included, belongs to the suite
+        try:
+            return _run_bench(argv[1:])
+        except EngagequalError as exc:
+            print(f"engagequal: error: {_one_line(exc)}", file=sys.stderr)
+            return 2
     args = build_parser().parse_args(argv)
     try:
         rc: int = args.func(args)
