@@ -40,6 +40,7 @@ __all__ = [
     "Rows",
     "add_chat",
     "as_paths",
+    "event_table",
     "iso_to_ms",
     "iter_json_lines",
     "load_info",
@@ -225,25 +226,40 @@ class Rows:
     def table(self, fmt: str, paths: Sequence[PathLike], problems: Problems,
               owner: str | None = None) -> pa.Table:
         """The event table, threads completed, with the loader's metadata."""
-        t = pa.table({
-            "actor": pa.array(self.actor, pa.string()),
-            "target": pa.array(self.target, pa.string()),
-            "ts": pa.array(np.asarray(self.ts, dtype=np.int64), pa.int64()).cast(
-                pa.timestamp("ms", tz="UTC")),
-            "kind": pa.array(self.kind, pa.string()),
-            "event_id": pa.array(self.event_id, pa.string()),
-            "parent": pa.array(self.parent, pa.string()),
-            "thread": _complete_threads(self.event_id, self.parent, self.thread, self.record),
-            "record": pa.array(self.record, pa.string()),
-        }, schema=EVENT_SCHEMA)
-        info = LoadInfo(format=fmt, paths=[os.fspath(p) for p in paths],
-                        records=self.records + sum(problems.set_aside.values()),
-                        rows=t.num_rows, owner=owner, set_aside=dict(problems.set_aside),
-                        notes=dict(problems.notes), examples=list(problems.examples))
-        meta = {META_INFO: json.dumps(info.__dict__).encode()}
-        if owner is not None:
-            meta[META_OWNER] = owner.encode()
-        return t.replace_schema_metadata(meta)
+        return event_table(
+            fmt, paths, problems, owner, records=self.records,
+            actor=pa.array(self.actor, pa.string()),
+            target=pa.array(self.target, pa.string()),
+            ts_ms=pa.array(np.asarray(self.ts, dtype=np.int64), pa.int64()),
+            kind=pa.array(self.kind, pa.string()),
+            event_id=pa.array(self.event_id, pa.string()),
+            parent=pa.array(self.parent, pa.string()),
+            thread=pa.array(self.thread, pa.string()),
+            record=pa.array(self.record, pa.string()))
+
+
+def event_table(fmt: str, paths: Sequence[PathLike], problems: Problems, owner: str | None, *,
+                records: int, actor: pa.Array, target: pa.Array, ts_ms: pa.Array,
+                kind: pa.Array, event_id: pa.Array, parent: pa.Array, thread: pa.Array,
+                record: pa.Array) -> pa.Table:
+    """The table of :data:`EVENT_SCHEMA` from its columns (``ts_ms``: int64
+    milliseconds), null threads completed (the id of the record's root), with
+    the loader's metadata; ``records`` is the number of records kept."""
+    t = pa.table({
+        "actor": actor, "target": target,
+        "ts": ts_ms.cast(pa.int64()).cast(pa.timestamp("ms", tz="UTC")),
+        "kind": kind, "event_id": event_id, "parent": parent,
+        "thread": _complete_threads(event_id, parent, thread, record),
+        "record": record,
+    }, schema=EVENT_SCHEMA)
+    info = LoadInfo(format=fmt, paths=[os.fspath(p) for p in paths],
+                    records=records + sum(problems.set_aside.values()),
+                    rows=t.num_rows, owner=owner, set_aside=dict(problems.set_aside),
+                    notes=dict(problems.notes), examples=list(problems.examples))
+    meta = {META_INFO: json.dumps(info.__dict__).encode()}
+    if owner is not None:
+        meta[META_OWNER] = owner.encode()
+    return t.replace_schema_metadata(meta)
 
 
 ChatMessage = tuple[str, str, int, Sequence[tuple[str | None, str]]]
@@ -294,17 +310,12 @@ def add_chat(rows: Rows, messages: Sequence[ChatMessage], thread: str | None,
         prev = record
 
 
-def _complete_threads(event_id: list[str], parent: list[str | None], thread: list[str | None],
-                      record: list[str]) -> pa.Array:
+def _complete_threads(eid: pa.Array, par: pa.Array, thr: pa.Array, rec: pa.Array) -> pa.Array:
     """Fill missing threads with the id of the record's root in the reply tree
     (parents outside the table end the chain; records on a cycle are their own
     thread, so ``read_events`` reports the cycle)."""
-    thr = pa.array(thread, pa.string())
     if thr.null_count == 0:
         return thr
-    eid = pa.array(event_id, pa.string())
-    rec = pa.array(record, pa.string())
-    par = pa.array(parent, pa.string())
     pos = pc.fill_null(pc.index_in(par, value_set=eid), -1).to_numpy(
         zero_copy_only=False).astype(np.int64)
     root, _, stuck = root_and_depth(pos)

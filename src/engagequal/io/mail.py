@@ -14,13 +14,16 @@ import mailbox
 import os
 import re
 from collections.abc import Callable, Iterable, Iterator, Sequence
-from dataclasses import dataclass
 from typing import Literal
 
+import numpy as np
 import pyarrow as pa
+import pyarrow.compute as pc
+from numpy.typing import NDArray
 
 from engagequal.errors import OptionError, SourceError
-from engagequal.io._common import PathLike, Problems, Rows, as_paths
+from engagequal.io._common import PathLike, Problems, as_paths, event_table
+from engagequal.kernels.trees import root_and_depth
 
 __all__ = ["read_maildir", "read_mbox"]
 
@@ -29,15 +32,6 @@ _WANTED = frozenset({b"from", b"to", b"cc", b"bcc", b"date", b"message-id", b"in
 _MSGID = re.compile(r"<([^<>\s]+)>")
 _MAILTO = re.compile(r"<mailto:([^>?]+)", re.IGNORECASE)
 ListPolicy = Literal["parent", "keep"]
-
-
-@dataclass
-class _Message:
-    mid: str
-    author: str
-    recipients: list[str]
-    ts_ms: int
-    parent: str | None
 
 
 def _headers(lines: Iterable[bytes]) -> dict[str, str]:
@@ -84,7 +78,7 @@ _SIMPLE = re.compile(r"\s*(?:[^<>\"(),:;@]*<([^<>\s\"(),:;]+@[^<>\s\"(),:;]+)>"
                      r"|([^<>\s\"(),:;]+@[^<>\s\"(),:;]+))\s*")
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 12)
 def _parse_addresses(value: str) -> tuple[str, ...]:
     """Addresses of one header value, lower case (cached: list and frequent
     correspondents' headers repeat).  Plain ``name <addr>`` / ``addr`` lists
@@ -108,7 +102,7 @@ def _addresses(*values: str | None) -> list[str]:
     return list(dict.fromkeys(found))
 
 
-@functools.lru_cache(maxsize=1 << 16)
+@functools.lru_cache(maxsize=1 << 12)
 def _author(value: str) -> str:
     name, addr = email.utils.parseaddr(value)
     return (addr or name).strip().lower()
@@ -141,7 +135,14 @@ def _delivery_ms(key: str, enabled: bool) -> int | None:
 
 
 class _Reader:
-    """Turns header blocks into messages, then messages into rows."""
+    """Turns header blocks into messages, then messages into rows.
+
+    Messages are kept in columns: Python lists for the last ``_FLUSH``
+    messages, Arrow record batches before them (a few dozen bytes a message
+    instead of a few hundred as Python objects).  Duplicates, the reply tree,
+    the list policy and the one-row-per-recipient expansion are computed once
+    at the end, on the columns (:meth:`table`).
+    """
 
     def __init__(self, problems: Problems, lists: Iterable[str] | None, detect_lists: bool,
                  list_policy: str) -> None:
@@ -151,8 +152,12 @@ class _Reader:
         self.lists = {a.lower() for a in (lists or ())}
         self.detect = detect_lists
         self.policy = list_policy
-        self.messages: list[_Message] = []
-        self.seen: set[str] = set()
+        self._mid: list[str] = []
+        self._author: list[str] = []
+        self._ts: list[int] = []
+        self._parent: list[str | None] = []
+        self._rcpt: list[list[str]] = []
+        self._chunks: dict[str, list[pa.Array]] = {f.name: [] for f in _MESSAGES}
 
     def add(self, h: dict[str, str], fallback: Callable[[], int | None], path: PathLike,
             where: str, ordinal: int) -> None:
@@ -175,10 +180,6 @@ class _Reader:
         if mid is None:
             mid = f"noid:{os.path.basename(os.fspath(path))}#{ordinal}"
             p.note("no_message_id")
-        if mid in self.seen:
-            p.skip("duplicate_id")
-            return
-        self.seen.add(mid)
         parent = _first_id(h.get("in-reply-to")) or _last_id(h.get("references"))
         if parent == mid:
             parent = None
@@ -190,29 +191,149 @@ class _Reader:
             m = _MAILTO.search(h["list-post"])
             if m:
                 self.lists.add(m.group(1).strip().lower())
-        self.messages.append(_Message(mid, author, rcpt, ts, parent))
+        self._mid.append(mid)
+        self._author.append(author)
+        self._ts.append(ts)
+        self._parent.append(parent)
+        self._rcpt.append(rcpt)
+        if len(self._mid) >= _FLUSH:
+            self._flush()
 
-    def rows(self) -> Rows:
-        rows = Rows()
-        author_of = {m.mid: m.author for m in self.messages}
-        lists, keep, p = self.lists, self.policy == "keep", self.problems
-        for m in self.messages:
-            targets: list[str | None] = []
-            for r in m.recipients:
-                if r not in lists or keep:
-                    targets.append(r)
-                    continue
-                pa_ = author_of.get(m.parent) if m.parent is not None else None
-                if pa_ is None:
-                    p.note("list_unresolved")
-                else:
-                    targets.append(pa_)
-                    p.note("list_to_parent_author")
-            if not targets:
-                targets = [None]
-            rows.add(m.mid, m.author, m.ts_ms, [(t, "email") for t in dict.fromkeys(targets)],
-                     parent=m.parent)
-        return rows
+    def _flush(self) -> None:
+        if not self._mid:
+            return
+        for f, values in zip(_MESSAGES, (self._mid, self._author, self._ts, self._parent,
+                                         self._rcpt)):
+            self._chunks[f.name].append(pa.array(values, f.type))
+        self._mid, self._author, self._ts, self._parent, self._rcpt = [], [], [], [], []
+
+    def _column(self, name: str) -> pa.Array:
+        """One message column as one array; its chunks are dropped as it is built."""
+        chunks = self._chunks.pop(name)
+        out = pa.concat_arrays(chunks) if chunks else pa.array([], _MESSAGES.field(name).type)
+        del chunks
+        return out
+
+    def table(self, fmt: str, paths: Sequence[PathLike], owner: str | None) -> pa.Table:
+        """The event table of the messages read (see :func:`read_mbox`)."""
+        self._flush()
+        p = self.problems
+        pool = pa.default_memory_pool()
+        mid, author, ts, parent, rcpt = (self._column(c) for c in _MESSAGES.names)
+        n = len(mid)
+        # (the allocator keeps freed blocks: hand them back after each big temporary,
+        # so that the peak is what is alive, not what was)
+        pool.release_unused()
+        # one hash pass over all ids: Message-IDs and parents as codes
+        codes = pc.dictionary_encode(pa.concat_arrays([mid, parent])).indices
+        mcode = codes.slice(0, n).to_numpy(zero_copy_only=False).astype(np.int64)
+        pcode = pc.fill_null(codes.slice(n), -1).to_numpy(zero_copy_only=False).astype(np.int64)
+        n_codes = int(max(mcode.max(initial=-1), pcode.max(initial=-1))) + 1
+        del codes
+        pool.release_unused()
+        # a Message-ID already read (one message stored twice): the first one wins
+        _, first = np.unique(mcode, return_index=True)
+        if first.size < n:
+            p.skip("duplicate_id", n - first.size)
+            first.sort()
+            take_first = pa.array(first)
+            mid, author, ts, parent, rcpt = (a.take(take_first)
+                                             for a in (mid, author, ts, parent, rcpt))
+            mcode, pcode = mcode[first], pcode[first]
+            n = len(mid)
+        del first
+        # the reply tree on the messages: each message's thread is its root's id
+        pos_of = np.full(n_codes, -1, dtype=np.int64)
+        pos_of[mcode] = np.arange(n)
+        pos = np.where(pcode >= 0, pos_of[np.maximum(pcode, 0)], -1)
+        del pos_of, mcode, pcode
+        root, _, stuck = root_and_depth(pos)
+        root = np.where(stuck, np.arange(n), root)
+        thread = mid.take(pa.array(root))
+        del root, stuck
+        # one row per recipient; list recipients stand for the parent's author
+        m = pc.list_parent_indices(rcpt).to_numpy(zero_copy_only=False).astype(np.int64)
+        tgt = pc.list_flatten(rcpt)
+        del rcpt
+        if self.lists and self.policy == "parent" and len(tgt):
+            is_list = pc.is_in(tgt, value_set=pa.array(sorted(self.lists), pa.string()))
+            is_list_np = is_list.to_numpy(zero_copy_only=False)
+            if is_list_np.any():
+                ppos = pa.array(pos, mask=pos < 0)
+                tgt = pc.if_else(is_list, author.take(ppos).take(pa.array(m)), tgt)
+                del ppos
+                valid = pc.is_valid(tgt).to_numpy(zero_copy_only=False)
+                resolved = int((valid & is_list_np).sum())
+                unresolved = int(is_list_np.sum()) - resolved
+                if resolved:
+                    p.note("list_to_parent_author", resolved)
+                if unresolved:
+                    p.note("list_unresolved", unresolved)
+                if unresolved:
+                    tgt = tgt.filter(pa.array(valid))
+                    m = m[valid]
+                if resolved:  # the parent's author may also be a recipient already
+                    m, tgt = _first_pairs(m, tgt)
+            del is_list, is_list_np
+        del pos
+        pool.release_unused()
+        # a message left with no recipient is aimed at no one (one row, null target)
+        lonely = np.flatnonzero(np.bincount(m, minlength=n) == 0)
+        if lonely.size:
+            m = np.concatenate([m, lonely])
+            tgt = pa.concat_arrays([tgt, pa.nulls(lonely.size, pa.string())])
+            order = np.argsort(m, kind="stable")
+            m = m[order]
+            tgt = tgt.take(pa.array(order))
+            del order
+        # event ids: the Message-ID on a message's first row, "<id> -> <target>" after it
+        later = np.flatnonzero(m[1:] == m[:-1]) + 1
+        suffixed = pc.binary_join_element_wise(mid.take(pa.array(m[later])),
+                                               tgt.take(pa.array(later)), " -> ")
+        eid_take = m.copy()
+        eid_take[later] = n + np.arange(later.size)
+        del later
+        take = pa.array(m)
+        del m
+        pool.release_unused()
+        # each message column is dropped as soon as its row column is built
+        record = mid.take(take)
+        event_id = pa.concat_arrays([mid, suffixed]).take(pa.array(eid_take))
+        del suffixed, eid_take, mid
+        actor = author.take(take)
+        del author
+        ts_ms = ts.take(take)
+        del ts
+        parent_ = parent.take(take)
+        del parent
+        thread_ = thread.take(take)
+        del thread
+        kind = pa.repeat(pa.scalar("email"), len(take)).cast(pa.string())
+        del take
+        pool.release_unused()
+        out = event_table(fmt, paths, p, owner, records=n, actor=actor, target=tgt,
+                          ts_ms=ts_ms, kind=kind, event_id=event_id, parent=parent_,
+                          thread=thread_, record=record)
+        del actor, tgt, ts_ms, kind, event_id, parent_, thread_, record
+        pool.release_unused()
+        return out
+
+
+_MESSAGES = pa.schema([("mid", pa.string()), ("author", pa.string()), ("ts", pa.int64()),
+                       ("parent", pa.string()), ("rcpt", pa.list_(pa.string()))])
+_FLUSH = 1 << 12
+
+
+def _first_pairs(m: NDArray[np.int64], tgt: pa.Array) -> tuple[NDArray[np.int64], pa.Array]:
+    """The rows whose (message, target) pair was not seen before, in order
+    (targets as dictionary codes: the hash table holds the distinct addresses only)."""
+    code = pc.dictionary_encode(tgt).indices.to_numpy(zero_copy_only=False).astype(np.int64)
+    key = m * (int(code.max(initial=0)) + 1) + code
+    _, idx = np.unique(key, return_index=True)
+    if idx.size == len(m):
+        return m, tgt
+    idx.sort()
+    return m[idx], tgt.take(pa.array(idx))
 
 
 _CHUNK = 1 << 20
@@ -395,7 +516,7 @@ def read_mbox(
                 break
             reader.add(_headers(hdr), functools.partial(_envelope_ms, env, date_fallback), p,
                        f"line {lineno} (message {n})", n)
-    return reader.rows().table("mbox", paths, problems, owner)
+    return reader.table("mbox", paths, owner)
 
 
 def read_maildir(
@@ -468,4 +589,4 @@ def read_maildir(
                 where = f"message {fname + '/' if fname else ''}{key}"
                 reader.add(_headers(hdr), functools.partial(_delivery_ms, key, date_fallback),
                            p, where, n)
-    return reader.rows().table("maildir", paths, problems, owner)
+    return reader.table("maildir", paths, owner)
