@@ -11,13 +11,13 @@ raises :class:`~engagequal.errors.MissingExtraError` naming ``engagequal[dask]``
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from engagequal.errors import MissingExtraError
 
 if TYPE_CHECKING:
-    from engagequal.distributed.dask import DaskAnalysis
+    from engagequal.report import Report
 
 __all__ = ["analyze"]
 
@@ -27,18 +27,26 @@ def analyze(
     client: Any = None,
     *,
     metrics: Sequence[str] | None = None,
+    layer_method: str = "natural",
+    strict: bool = True,
     window: tuple[Any, Any] | None = None,
     half_life: Any = None,
     min_weight: float = 0.0,
     delta: Any = "7D",
+    quality_weights: Mapping[str, float] | None = None,
+    layer_options: Mapping[str, Any] | None = None,
+    progress: bool | None = None,
     fanin: int = 8,
     **read_options: Any,
-) -> DaskAnalysis:
-    """Analyse events held in a Dask DataFrame or Parquet files on a Dask cluster.
+) -> Report:
+    """:func:`engagequal.analyze` on a Dask cluster: the same :class:`~engagequal.Report`.
 
     Every partition goes through the same funnel and kernels as the in-memory
-    path; partial results are merged as a tree of futures, so the tables equal
-    the in-memory ones (floating-point sums up to the order of additions).
+    path; partial results are merged as a tree of futures and the groupings
+    that need their rows together (whole threads, both directions of a pair,
+    every event of a user) are brought together by task-based shuffles, so the
+    tables equal the in-memory ones (floating-point sums up to the order of
+    additions).
 
     Parameters
     ----------
@@ -48,26 +56,27 @@ def analyze(
     client : distributed.Client, optional
         The cluster to run on; by default the current client, else a
         temporary local cluster of threads.
-    metrics : sequence of {"reciprocity", "responsiveness"}, optional
-        What to compute (default: all).
-    window, half_life, min_weight
-        As in :func:`engagequal.reciprocity`.
-    delta : duration, default "7D"
-        As in :func:`engagequal.responsiveness`.
+    metrics, layer_method, strict, window, half_life, min_weight, delta
+        As in :func:`engagequal.analyze`.
+    quality_weights, layer_options
+        As in :func:`engagequal.analyze` (``embeddedness`` cannot be scored
+        here: give it weight 0).
+    progress : bool, optional
+        Accepted for symmetry with :func:`engagequal.analyze`; watch the Dask
+        dashboard instead.
     fanin : int, default 8
-        Partial results merged per task of the reduction tree.
+        Partial results merged per task of the reduction trees.
     **read_options
-        Column mapping and ``kind_weights`` / ``strict``, as in
-        :func:`engagequal.read_events`.
+        Column mapping and ``kind_weights``, as in :func:`engagequal.read_events`.
 
     Returns
     -------
-    DaskAnalysis
-        ``.tables``: ``reciprocity_global``, ``reciprocity_user``,
-        ``reciprocity_dyad`` (schemas of :func:`engagequal.reciprocity`) and
-        ``responsiveness`` (schema of :func:`engagequal.responsiveness` at
-        ``level="user"``); ``.accounting``; ``.profile`` (partitions, users,
-        dyads, bytes shuffled, seconds per stage).
+    Report
+        The tables of :func:`engagequal.analyze` (``report.details`` holds the
+        per-family tables).  ``report.options["dask"]`` is the profile:
+        ``partitions``, ``users``, ``dyads``, ``bytes_shuffled``, ``seconds``
+        per stage and ``tasks`` (compute seconds per task kind), and
+        ``report.details["dask_profile"]`` has the task kinds as a table.
 
     Raises
     ------
@@ -75,23 +84,26 @@ def analyze(
         When Dask is not installed (``pip install 'engagequal[dask]'``).
     SourceError
         When ``source`` is neither a Dask DataFrame nor a Parquet path.
+    OptionError
+        For an unknown metric or option.
 
     Notes
     -----
-    Strict-mode errors are raised from the partition that holds the bad row,
-    with row numbers counted within that partition.  Duplicate ``event_id``s
-    are found within a partition only.  See ``docs/dask.md`` for how each
-    grouping is distributed and how it scales.
+    Strict-mode errors are raised from the partition (or, with reply trees,
+    the thread bucket) that holds the bad row, with row numbers counted there;
+    in lenient mode set-aside rows keep their whole-input positions.  See
+    ``docs/dask.md`` for how each grouping is distributed and how it scales.
 
     Examples
     --------
     >>> import pandas as pd, dask.dataframe as dd
     >>> import engagequal as eq
     >>> df = pd.DataFrame({"actor": [1, 2, 2, 3], "target": [2, 1, 3, 4], "ts": [0, 1, 2, 3]})
-    >>> res = eq.dask.analyze(dd.from_pandas(df, npartitions=2), metrics=["reciprocity"])
-    >>> res["reciprocity_global"].column("arc").to_pylist()
+    >>> r = eq.dask.analyze(dd.from_pandas(df, npartitions=2), metrics=["reciprocity"])
+    >>> r.summary.column("arc").to_pylist()
     [0.5]
     """
+    del progress
     try:
         from engagequal.distributed import dask as _impl
     except ImportError as exc:
@@ -99,5 +111,7 @@ def analyze(
             "engagequal.dask needs Dask: pip install 'engagequal[dask]' "
             f"(import failed: {exc})"
         ) from exc
-    return _impl.analyze(source, client, metrics=metrics, window=window, half_life=half_life,
-                         min_weight=min_weight, delta=delta, fanin=fanin, **read_options)
+    return _impl.analyze(source, client, metrics=metrics, layer_method=layer_method,
+                         strict=strict, window=window, half_life=half_life,
+                         min_weight=min_weight, delta=delta, quality_weights=quality_weights,
+                         layer_options=layer_options, fanin=fanin, **read_options)

@@ -5,9 +5,16 @@ imports Dask.
 
 How each grouping is distributed
 --------------------------------
-* **users**: every partition runs the one funnel (:func:`engagequal.read_events`)
-  with local user codes; the partitions' sorted id dictionaries are united in a
-  tree of futures into the global dictionary and each partition's codes are
+* **threads** (when ``event_id`` is mapped): the rows that a reply tree links
+  (``event_id`` - ``parent`` edges, shared ``thread`` ids) are brought
+  together by a task-based shuffle on their connected component (see
+  :mod:`engagequal.distributed.threads`), so every bucket holds whole threads
+  and the one funnel (:func:`engagequal.read_events`) reads each bucket exactly
+  as it reads the whole input; the conversation partials of the streaming path
+  (:func:`engagequal.stream.thread_partials`) run per bucket and are merged.
+  Without reply trees every partition is read as it is.
+* **users**: the buckets' (or partitions') sorted id dictionaries are united
+  in a tree of futures into the global dictionary and each one's codes are
   re-mapped onto it, so codes follow the id order exactly as in memory.
 * **dyads** are additive: each partition aggregates its own dyads with the
   in-memory kernel and the partial dyads are added in a tree of futures
@@ -16,6 +23,11 @@ How each grouping is distributed
   message-like events are hash-shuffled on the unordered pair, the in-memory
   answer kernel runs per bucket, counts are added and median waits come from a
   second, smaller shuffle of the answered waits on the responder.
+* **egos** (Dunbar layers) need no shuffle: the reduced dyads are cut into
+  blocks of ego codes and each block runs the in-memory tie and layer kernels.
+* **quality** needs each user's events together: every event goes to the user
+  buckets of its actor, its target and its thread's author, and the in-memory
+  quality kernel runs per bucket for the bucket's own users.
 
 The shuffles are task-based (one split per partition, one concatenation per
 bucket), which on a few workers is as fast as Dask's P2P shuffle and does not
@@ -26,6 +38,7 @@ from __future__ import annotations
 
 import os
 import time
+from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import getitem
@@ -38,9 +51,10 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from engagequal.distributed import partials as P
+from engagequal.distributed import threads as T
 from engagequal.errors import OptionError, SourceError
-from engagequal.events import Accounting, Events
-from engagequal.ingest.schema import to_seconds_duration
+from engagequal.events import Accounting, Events, Tree
+from engagequal.ingest.schema import merge_kind_weights, to_seconds_duration
 from engagequal.kernels.dyads import Dyads
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options
@@ -49,30 +63,27 @@ from engagequal.metrics.reciprocity import (
     reciprocity_global,
     reciprocity_user,
 )
+from engagequal.report import Report
 
 __all__ = ["DaskAnalysis", "analyze"]
 
-_METRICS = ("reciprocity", "responsiveness")
+_METRICS = ("reciprocity", "responsiveness", "conversations", "layers", "quality")
 _READ_KEYS = ("actor", "target", "ts", "kind", "event_id", "parent", "thread", "weight",
               "kind_weights", "strict")
 
 
 @dataclass(frozen=True)
 class DaskAnalysis:
-    """Tables computed on Dask, equal to the in-memory ones.
+    """The pieces a Dask run produced (kept for callers of the earlier API).
 
     Attributes
     ----------
     tables : dict of str to pyarrow.Table
-        ``reciprocity_global``, ``reciprocity_user``, ``reciprocity_dyad`` (the
-        tables of :func:`engagequal.reciprocity` at each level) and
-        ``responsiveness`` (:func:`engagequal.responsiveness`, ``level="user"``),
-        for the metrics asked for.
+        The per-family tables (keys of :data:`engagequal.report.PARTS`).
     accounting : Accounting
         Rows in, used and set aside, summed over the partitions.
     profile : dict
-        ``partitions``, ``users``, ``dyads``, ``bytes_shuffled`` (bytes of the
-        rows moved by the shuffles) and ``seconds`` per stage.
+        See ``Report.options["dask"]`` in :func:`engagequal.dask.analyze`.
     """
 
     tables: dict[str, pa.Table]
@@ -93,25 +104,52 @@ def analyze(
     client: Any = None,
     *,
     metrics: Sequence[str] | None = None,
+    layer_method: str = "natural",
+    strict: bool = True,
     window: tuple[Any, Any] | None = None,
     half_life: Any = None,
     min_weight: float = 0.0,
     delta: Any = "7D",
+    quality_weights: Mapping[str, float] | None = None,
+    layer_options: Mapping[str, Any] | None = None,
     fanin: int = 8,
     **read_options: Any,
-) -> DaskAnalysis:
+) -> Report:
     """Run the analysis on a Dask cluster (see :func:`engagequal.dask.analyze`)."""
     unknown = set(read_options) - set(_READ_KEYS)
     if unknown:
         raise OptionError(f"unknown options {sorted(unknown)}; column mapping keywords are "
                           f"{list(_READ_KEYS)}")
-    wanted = tuple(_METRICS if metrics is None else metrics)
-    bad = [m for m in wanted if m not in _METRICS]
-    if bad:
-        raise OptionError(f"metrics must be among {_METRICS}, got {bad}")
+    wanted: tuple[str, ...]
+    if metrics is None:
+        wanted = _METRICS
+    else:
+        mets = (metrics,) if isinstance(metrics, str) else tuple(metrics)
+        bad = [m for m in mets if m not in _METRICS]
+        if bad:
+            raise OptionError(f"unknown metrics {bad}; choose among {_METRICS}")
+        wanted = tuple(m for m in _METRICS if m in set(mets))
     if fanin < 2:
         raise OptionError(f"fanin must be at least 2, got {fanin}")
+    if layer_method not in ("natural", "rank", "frequency"):
+        raise OptionError(f"layer_method must be 'natural', 'rank' or 'frequency', "
+                          f"got {layer_method!r}")
+    params = dict(P.LAYER_DEFAULTS)
+    bad_l = sorted(set(layer_options or {}) - set(params))
+    if bad_l:
+        raise OptionError(f"unknown layer_options {bad_l}; expected among {sorted(params)}")
+    params.update(layer_options or {})
+    if "quality" in wanted:
+        from engagequal.metrics.quality import resolve_weights
+
+        if resolve_weights(quality_weights).get("embeddedness", 0.0) > 0:
+            raise OptionError("engagequal.dask.analyze does not score embeddedness (the "
+                              "overlap of a tie needs the neighbours' ties); give it weight 0")
     delta_s = to_seconds_duration(delta, name="delta")
+    run = _Run(wanted=wanted, layer_method=layer_method, window=window, half_life=half_life,
+               min_weight=min_weight, delta=delta, delta_s=delta_s,
+               quality_weights=quality_weights, layer_params=params,
+               fanin=fanin, read_options={**read_options, "strict": strict})
     if client is None:
         from distributed import LocalCluster, get_client
 
@@ -121,10 +159,8 @@ def analyze(
             with LocalCluster(  # type: ignore[no-untyped-call]
                     processes=False, dashboard_address=None) as cluster, \
                     cluster.get_client() as own:
-                return _run(source, own, wanted, window, half_life, min_weight, delta_s,
-                            fanin, read_options)
-    return _run(source, client, wanted, window, half_life, min_weight, delta_s, fanin,
-                read_options)
+                return run(source, own)
+    return run(source, client)
 
 
 def _frame(source: Any, read_options: Mapping[str, Any]) -> Any:
@@ -157,9 +193,9 @@ def _tree(client: Any, futures: list[Any], fn: Callable[..., Any], fanin: int,
     return futs[0]
 
 
-def _meta(ev: Events) -> tuple[int, int, pa.DataType, Accounting]:
+def _meta(ev: Events) -> tuple[int, int, pa.DataType, Accounting, tuple[str, ...]]:
     top = int(ev.ts.max()) if ev.n_events else np.iinfo(np.int64).min
-    return ev.n_events, top, ev.time_type, ev.accounting
+    return ev.n_events, top, ev.time_type, ev.accounting, tuple(ev.kinds)
 
 
 def _users(ev: Events) -> pa.Array:
@@ -170,73 +206,272 @@ def _nbytes(parts: Sequence[Mapping[str, NDArray[Any]]]) -> int:
     return sum(int(v.nbytes) for p in parts for v in p.values())
 
 
-def _shuffle(client: Any, splits: list[Any], n_buckets: int) -> tuple[list[Any], Any]:
-    """Bucket ``j`` of every split, concatenated: futures per bucket and of the bytes moved."""
-    buckets = []
-    for j in range(n_buckets):
-        pieces = [client.submit(getitem, s, j) for s in splits]
-        buckets.append(client.submit(P.concat_rows, *pieces))
-    moved = client.submit(sum, client.map(_nbytes, splits))
-    return buckets, moved
+@dataclass
+class _Run:
+    """One analysis: the options, and the steps that submit its tasks."""
+
+    wanted: tuple[str, ...]
+    layer_method: str
+    window: Any
+    half_life: Any
+    min_weight: float
+    delta: Any
+    delta_s: float
+    quality_weights: Mapping[str, float] | None
+    layer_params: dict[str, Any]
+    fanin: int
+    read_options: dict[str, Any]
+    moved: list[Any] = field(default_factory=list)
+    seconds: dict[str, float] = field(default_factory=dict)
+
+    def __call__(self, source: Any, client: Any) -> Report:
+        from distributed import get_task_stream
+
+        t_all = time.perf_counter()
+        with get_task_stream(client) as stream:
+            report = self._run(source, client)
+        seconds = {**self.seconds, "total": time.perf_counter() - t_all}
+        tasks = _task_profile(stream.data)
+        prof = {**report.options.get("dask", {}), "seconds": seconds, "tasks": tasks}
+        details = {**report.details, "dask_profile": _profile_table(tasks)}
+        return replace(report, details=details, options={**report.options, "dask": prof})
+
+    # ----------------------------------------------------------------- steps
+    def _run(self, source: Any, client: Any) -> Report:
+        from dask.delayed import delayed
+        from distributed import wait
+
+        ro = self.read_options
+        has_tree = ro.get("event_id") is not None
+        t = time.perf_counter()
+        ddf = _frame(source, ro)
+        to_arrow = delayed(P.to_arrow, pure=True)
+        tables = client.compute([to_arrow(p) for p in ddf.to_delayed()])
+        n_parts = len(tables)
+        if has_tree and n_parts > 1:
+            local = self._thread_buckets(client, tables, n_parts)
+            shifted = False
+        else:
+            local = client.map(P.read_partition, tables, read_options=ro)
+            shifted = True
+        del tables
+        metas = client.gather(client.map(_meta, local))
+        users = _tree(client, client.map(_users, local), P.merge_ids, self.fanin)
+        kinds = P.merge_kinds(*[m[4] for m in metas])
+        evs = client.map(P.recode_all, local, users=users, kinds=kinds)
+        wait(evs)  # type: ignore[no-untyped-call]
+        del local  # the re-coded events replace them (Dask keeps the lineage)
+        self.seconds["read"] = time.perf_counter() - t
+
+        rows_used = sum(m[0] for m in metas)
+        types = [m[2] for m in metas if m[0]] or [metas[0][2]]
+        accounting = P.merge_accounting([m[3] for m in metas], shift=shifted)
+        global_users: pa.Array = client.gather(users)
+        top = max(m[1] for m in metas)
+        kw = merge_kind_weights(ro.get("kind_weights"))
+        probe = _probe(global_users, types[0], top if rows_used else None, accounting, kinds, kw)
+        opts = tie_options(probe, window=self.window, half_life=self.half_life,
+                           min_weight=self.min_weight)
+        nu = len(global_users)
+
+        t = time.perf_counter()
+        wanted = self.wanted
+        presence = _tree(client, client.map(P.partial_presence, evs, opts=opts),
+                         P.merge_presence, self.fanin)
+        stand_in = client.submit(_stand_in, probe, presence)
+        final_opts = replace(opts, t0=None, t1=None)
+        futures: dict[str, Any] = {}
+        tie_needed = {"reciprocity", "layers", "quality"} & set(wanted)
+        dyads = None
+        if tie_needed:
+            dyads = _tree(client, client.map(P.partial_dyads, evs, opts=opts), P.merge_dyads,
+                          self.fanin)
+            futures["n_dyads"] = client.submit(len, dyads)
+        if "reciprocity" in wanted:
+            futures["reciprocity_global"] = client.submit(_global_table, stand_in, dyads,
+                                                          final_opts, presence)
+            futures["reciprocity_user"] = client.submit(reciprocity_user, stand_in, dyads,
+                                                        final_opts)
+            futures["reciprocity_dyad"] = client.submit(reciprocity_dyad, stand_in, dyads,
+                                                        final_opts)
+        if "responsiveness" in wanted:
+            futures["responsiveness_user"] = self._responsiveness(
+                client, evs, opts, stand_in, final_opts, nu, n_parts)
+        if "conversations" in wanted:
+            if has_tree:
+                parts = client.map(_thread_partials, evs)
+                futures["conversations"] = client.submit(_finish_threads, *parts)
+            else:
+                futures["conversations"] = client.submit(_no_threads, probe)
+        if "layers" in wanted:
+            spans = client.gather(client.map(P.time_span, evs, opts=opts))
+            shell = _shell(probe, P.merge_spans(spans))
+            futures["layers"] = self._layers(client, shell, dyads, opts, n_parts)
+        if "quality" in wanted:
+            shell = replace(probe, tree=_TREE_MARK if has_tree else None)
+            futures["quality"] = self._quality(client, evs, [m[0] for m in metas], shell,
+                                               opts, n_parts)
+        done = client.gather({**futures, "moved": self.moved})
+        self.seconds["tables"] = time.perf_counter() - t
+        parts_t: dict[str, pa.Table] = {"accounting": accounting.table()}
+        for k, v in done.items():
+            if k in ("conversations", "layers"):
+                parts_t.update(v)
+            elif k not in ("n_dyads", "moved"):
+                parts_t[k] = v
+        order = ["accounting", "reciprocity_global", "reciprocity_user", "reciprocity_dyad",
+                 "responsiveness_user", "conversations_thread", "conversations_dyad",
+                 "conversations_user", "layers_tie", "layers_ego", "layers_global", "quality"]
+        parts_t = {k: parts_t[k] for k in order if k in parts_t}
+        options = {"metrics": wanted, "layer_method": self.layer_method,
+                   "strict": ro.get("strict", True), "window": self.window,
+                   "half_life": self.half_life, "min_weight": self.min_weight,
+                   "delta": self.delta, "events": rows_used, "rows_in": accounting.rows_in}
+        report = Report.from_tables(parts_t, options=options)
+        s = report.summary
+        row = {"events": rows_used, "rows_in": accounting.rows_in} | (
+            s.to_pylist()[0] if s.num_rows else {})
+        prof = {"partitions": n_parts, "users": nu, "dyads": done.get("n_dyads", 0),
+                "bytes_shuffled": int(sum(done["moved"])), "accounting": accounting}
+        return replace(report, summary=pa.Table.from_pylist([row]),
+                       options={**report.options, "dask": prof})
+
+    def _thread_buckets(self, client: Any, tables: list[Any], n_parts: int) -> list[Any]:
+        """Whole threads per bucket, read by the funnel (see :mod:`.threads`)."""
+        ro = self.read_options
+        lens = client.gather(client.map(_num_rows, tables))
+        first = np.concatenate([[0], np.cumsum(lens)[:-1]]).astype(np.int64).tolist()
+        comps = [client.submit(T.local_components, tab, i, ro["event_id"], ro.get("parent"),
+                               ro.get("thread")) for i, tab in enumerate(tables)]
+        nsplits = client.map(T.split_nodes, comps, n_buckets=n_parts)
+        edges = [client.submit(T.shared_edges, *[client.submit(getitem, s, j) for s in nsplits])
+                 for j in range(n_parts)]
+        self.moved.append(client.submit(sum, client.map(_nbytes, nsplits)))
+        mapping = client.submit(T.join_labels, *edges)
+        keys = [client.submit(T.row_keys, c, mapping, f) for c, f in zip(comps, first)]
+        splits = [client.submit(T.split_table, tab, k, n_parts, f)
+                  for tab, k, f in zip(tables, keys, first)]
+        self.moved.append(client.submit(sum, client.map(T.table_nbytes, splits)))
+        buckets = [client.submit(T.concat_tables, *[client.submit(getitem, s, j) for s in splits])
+                   for j in range(n_parts)]
+        out: list[Any] = client.map(P.read_bucket, buckets, read_options=ro)
+        return out
+
+    def _responsiveness(self, client: Any, evs: list[Any], opts: TieOptions, stand_in: Any,
+                        final_opts: TieOptions, nu: int, n_buckets: int) -> Any:
+        """Future of the per-user responsiveness table (see :func:`engagequal.responsiveness`)."""
+        rows = client.map(P.message_rows, evs, opts=opts)
+        splits = client.map(P.split_by_pair, rows, n_buckets=n_buckets, n_users=nu)
+        buckets = self._shuffle(client, splits, n_buckets)
+        answers = client.map(P.answer_rows, buckets, n_users=nu,
+                             delta_ns=round(self.delta_s * 1e9))
+        counts = client.map(P.answer_counts, answers, n_users=nu)
+        waits = client.map(P.answered_waits, answers)
+        wsplits = client.map(P.split_by_user, waits, column="b", n_buckets=n_buckets)
+        wbuckets = self._shuffle(client, wsplits, n_buckets)
+        medians = client.map(P.median_waits, wbuckets)
+        return client.submit(_responsiveness_table, stand_in, final_opts, nu, counts, medians)
+
+    def _layers(self, client: Any, shell: Events, dyads: Any, opts: TieOptions,
+                n_parts: int) -> Any:
+        """Future of the three layer tables: ego blocks of the reduced dyads."""
+        method, params = self.layer_method, self.layer_params
+        cuts = client.gather(client.submit(P.ego_cuts, dyads, max(n_parts, 1)))
+        ties = [client.submit(P.layer_ties, shell, dyads, opts, lo, hi, params)
+                for lo, hi in cuts]
+        if method == "natural" and params["null_model"] is not None and params["null_draws"]:
+            # the null model draws one random stream over all egos in ego order:
+            # one assignment task keeps its p-values equal to the in-memory ones
+            ties = [client.submit(P.concat_ties, *ties)]
+        blocks = [client.submit(P.layer_tables, shell, t, method, params) for t in ties]
+        return client.submit(P.layer_finish, method, *blocks)
+
+    def _quality(self, client: Any, evs: list[Any], counts: list[int], shell: Events,
+                 opts: TieOptions, n_buckets: int) -> Any:
+        """Future of the quality table: the in-memory kernel per user bucket."""
+        first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64).tolist()
+        splits = [client.submit(P.quality_rows, ev, f, n_buckets) for ev, f in zip(evs, first)]
+        buckets = self._shuffle(client, splits, n_buckets)
+        tabs = [client.submit(P.quality_bucket, b, j, n_buckets, shell, opts,
+                              self.quality_weights, self.delta_s)
+                for j, b in enumerate(buckets)]
+        return client.submit(P.concat_sorted, *tabs, by="user")
+
+    def _shuffle(self, client: Any, splits: list[Any], n_buckets: int) -> list[Any]:
+        """Bucket ``j`` of every split, concatenated (the bytes moved are recorded)."""
+        buckets = []
+        for j in range(n_buckets):
+            pieces = [client.submit(getitem, s, j) for s in splits]
+            buckets.append(client.submit(P.concat_rows, *pieces))
+        self.moved.append(client.submit(sum, client.map(_nbytes, splits)))
+        return buckets
 
 
-def _run(source: Any, client: Any, wanted: tuple[str, ...], window: Any, half_life: Any,
-         min_weight: float, delta_s: float, fanin: int,
-         read_options: Mapping[str, Any]) -> DaskAnalysis:
-    from dask.delayed import delayed
-    from distributed import wait
+_TREE_MARK = Tree(event_ids=pa.array([], pa.int64()), parent=np.zeros(0, np.int64),
+                  root=np.zeros(0, np.int64), depth=np.zeros(0, np.int32),
+                  thread=np.zeros(0, np.int32), threads=pa.array([], pa.int64()))
 
-    seconds: dict[str, float] = {}
-    t = time.perf_counter()
-    ddf = _frame(source, read_options)
-    opts_read = dict(read_options)
-    read = delayed(P.read_partition, pure=True)
-    parts = client.compute([read(p, opts_read) for p in ddf.to_delayed()])
-    n_parts = len(parts)
-    metas = client.gather(client.map(_meta, parts))
-    users = _tree(client, client.map(_users, parts), P.merge_ids, fanin)
-    evs = client.map(P.recode, parts, users=users)
-    wait(evs)  # type: ignore[no-untyped-call]
-    del parts  # the re-coded partitions replace them (Dask keeps the lineage)
-    seconds["read"] = time.perf_counter() - t
 
-    rows_used = sum(m[0] for m in metas)
-    types = [m[2] for m in metas if m[0]] or [metas[0][2]]
-    accounting = P.merge_accounting([m[3] for m in metas])
-    global_users: pa.Array = client.gather(users)
-    top = max(m[1] for m in metas)
-    probe = _probe(global_users, types[0], top if rows_used else None, accounting)
-    opts = tie_options(probe, window=window, half_life=half_life, min_weight=min_weight)
-    nu = len(global_users)
+def _num_rows(t: pa.Table) -> int:
+    return int(t.num_rows)
 
-    t = time.perf_counter()
-    presence = _tree(client, client.map(P.partial_presence, evs, opts=opts),
-                     P.merge_presence, fanin)
-    stand_in = client.submit(_stand_in, probe, presence)
-    final_opts = replace(opts, t0=None, t1=None)
-    futures: dict[str, Any] = {}
-    profile: dict[str, Any] = {"partitions": n_parts, "users": nu}
-    moved: list[Any] = []
-    if "reciprocity" in wanted:
-        dyads = _tree(client, client.map(P.partial_dyads, evs, opts=opts), P.merge_dyads,
-                      fanin)
-        futures["reciprocity_global"] = client.submit(_global_table, stand_in, dyads,
-                                                      final_opts, presence)
-        futures["reciprocity_user"] = client.submit(reciprocity_user, stand_in, dyads,
-                                                    final_opts)
-        futures["reciprocity_dyad"] = client.submit(reciprocity_dyad, stand_in, dyads,
-                                                    final_opts)
-        futures["n_dyads"] = client.submit(len, dyads)
-    if "responsiveness" in wanted:
-        futures["responsiveness"], moved = _responsiveness(
-            client, evs, opts, stand_in, final_opts, nu, delta_s, n_parts)
-    done = client.gather({**futures, "moved": moved})
-    seconds["tables"] = time.perf_counter() - t
-    tables: dict[str, pa.Table] = {k: v for k, v in done.items() if k.startswith("re")}
-    profile["dyads"] = done.get("n_dyads", 0)
-    profile["bytes_shuffled"] = int(sum(done["moved"]))
-    profile["seconds"] = seconds
-    return DaskAnalysis(tables=tables, accounting=accounting, profile=profile)
+
+def _thread_partials(ev: Events) -> dict[str, pa.Table]:
+    from engagequal.state import StreamState
+    from engagequal.stream import thread_partials
+
+    return thread_partials(ev, StreamState.empty())
+
+
+def _finish_threads(*parts: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    from engagequal.stream import finish_threads
+
+    names = list(parts[0])
+    groups: dict[str, list[pa.Table]] = {}
+    for n in names:
+        full = [p[n] for p in parts if p[n].num_rows]
+        groups[n] = full or [parts[0][n]]
+    return finish_threads(groups)
+
+
+def _no_threads(probe: Events) -> dict[str, pa.Table]:
+    from engagequal.metrics.conversations import conversation_tables
+
+    conv = conversation_tables(probe, levels=("thread", "dyad", "user"))
+    return {f"conversations_{k}": v for k, v in conv.items()}
+
+
+def _shell(probe: Events, stamps: list[int]) -> Events:
+    """The global users with pseudo-events at the earliest and latest times
+    (all events and those in the window): what the layer kernels read of the events."""
+    k = len(stamps)
+    return replace(probe, actor=np.zeros(k, np.int32), target=np.full(k, -1, np.int32),
+                   ts=np.asarray(stamps, dtype=np.int64), kind=np.zeros(k, np.int16),
+                   weight=np.zeros(k))
+
+
+def _task_profile(data: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+    """Compute time per task kind (from Dask's task stream)."""
+    from dask.utils import key_split
+
+    per: dict[str, list[float]] = defaultdict(list)
+    for task in data:
+        for s in task.get("startstops", ()):
+            if s.get("action") == "compute":
+                per[key_split(task["key"])].append(float(s["stop"] - s["start"]))
+    return {k: {"tasks": len(v), "total_s": float(np.sum(v)), "mean_s": float(np.mean(v)),
+                "max_s": float(np.max(v))} for k, v in sorted(per.items())}
+
+
+def _profile_table(tasks: Mapping[str, Mapping[str, float]]) -> pa.Table:
+    return pa.table({
+        "task": pa.array(list(tasks), pa.string()),
+        "tasks": pa.array([int(v["tasks"]) for v in tasks.values()], pa.int64()),
+        "total_s": pa.array([v["total_s"] for v in tasks.values()], pa.float64()),
+        "mean_s": pa.array([v["mean_s"] for v in tasks.values()], pa.float64()),
+        "max_s": pa.array([v["max_s"] for v in tasks.values()], pa.float64()),
+    })
+
 
 
 def _stand_in(probe: Events, presence: P.Presence) -> Events:
@@ -256,35 +491,15 @@ def _global_table(stand_in: Events, d: Dyads, opts: TieOptions,
 
 
 def _probe(users: pa.Array, time_type: pa.DataType, top: int | None,
-           accounting: Accounting) -> Events:
-    """An Events with the global users, the time type and the latest time, to
-    resolve options exactly as in memory."""
+           accounting: Accounting, kinds: tuple[str, ...],
+           kind_weights: Mapping[str, float]) -> Events:
+    """An Events with the global users and kinds, the time type and the latest
+    time, to resolve options exactly as in memory."""
     ts = np.zeros(0, np.int64) if top is None else np.array([top], np.int64)
-    from engagequal.ingest.schema import merge_kind_weights
-
     return Events(actor=np.zeros(ts.size, np.int32), target=np.full(ts.size, -1, np.int32),
                   ts=ts, kind=np.zeros(ts.size, np.int16), weight=np.zeros(ts.size),
-                  users=users, kinds=("interaction",), kind_weights=merge_kind_weights(None),
+                  users=users, kinds=kinds or ("interaction",), kind_weights=kind_weights,
                   time_type=time_type, tree=None, accounting=accounting)
-
-
-def _responsiveness(client: Any, evs: list[Any], opts: TieOptions, stand_in: Any,
-                    final_opts: TieOptions, nu: int, delta_s: float,
-                    n_buckets: int) -> tuple[Any, list[Any]]:
-    """Futures of the per-user responsiveness table (see
-    :func:`engagequal.responsiveness`) and of the bytes shuffled."""
-    rows = client.map(P.message_rows, evs, opts=opts)
-    splits = client.map(P.split_by_pair, rows, n_buckets=n_buckets, n_users=nu)
-    buckets, moved1 = _shuffle(client, splits, n_buckets)
-    answers = client.map(P.answer_rows, buckets, n_users=nu,
-                         delta_ns=round(delta_s * 1e9))
-    counts = client.map(P.answer_counts, answers, n_users=nu)
-    waits = client.map(P.answered_waits, answers)
-    wsplits = client.map(P.split_by_user, waits, column="b", n_buckets=n_buckets)
-    wbuckets, moved2 = _shuffle(client, wsplits, n_buckets)
-    medians = client.map(P.median_waits, wbuckets)
-    table = client.submit(_responsiveness_table, stand_in, final_opts, nu, counts, medians)
-    return table, [moved1, moved2]
 
 
 def _responsiveness_table(stand_in: Events, final_opts: TieOptions, nu: int,

@@ -21,6 +21,7 @@ The steps, per partition of the events:
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from typing import Any
@@ -179,12 +180,14 @@ def merge_presence(*parts: Presence) -> Presence:
     return present, sum(p[1] for p in parts)
 
 
-def merge_accounting(parts: Sequence[Accounting], *, keep_rows: bool = True) -> Accounting:
+def merge_accounting(parts: Sequence[Accounting], *, keep_rows: bool = True,
+                     shift: bool = True) -> Accounting:
     """Accounting of the whole input from the partitions' (in input order).
 
     Set-aside row positions are shifted by the rows of the partitions before
-    them, so they index the whole input; with ``keep_rows=False`` (after a
-    shuffle, where positions mean nothing) the per-row table is left empty.
+    them, so they index the whole input (``shift=False``: they already do, as
+    after the thread shuffle); with ``keep_rows=False`` the per-row table is
+    left empty.
     """
     aside: dict[str, int] = {}
     notes: dict[str, int] = {}
@@ -196,13 +199,16 @@ def merge_accounting(parts: Sequence[Accounting], *, keep_rows: bool = True) -> 
         for k, v in a.notes.items():
             notes[k] = notes.get(k, 0) + int(v)
         if keep_rows and a.set_aside_rows.num_rows:
-            rows = pc.add(a.set_aside_rows.column("row"), pa.scalar(offset, pa.int64()))
+            rows = a.set_aside_rows.column("row")
+            if shift:
+                rows = pc.add(rows, pa.scalar(offset, pa.int64()))
             tables.append(a.set_aside_rows.set_column(0, "row", rows))
         offset += a.rows_in
     base = Accounting(rows_in=offset, rows_used=sum(a.rows_used for a in parts),
                       set_aside=aside, notes=notes)
     if tables:
-        return replace(base, set_aside_rows=pa.concat_tables(tables))
+        rows_t = pa.concat_tables(tables)
+        return replace(base, set_aside_rows=rows_t if shift else rows_t.sort_by("row"))
     return base
 
 
@@ -313,3 +319,228 @@ def median_waits(rows: Mapping[str, NDArray[Any]]) -> tuple[NDArray[np.int32],
         return np.zeros(0, np.int32), np.zeros(0)
     who = b[order][starts].astype(np.int32)
     return who, segmented_median(w[order].astype(np.float64) / 1e9, starts)
+
+
+# --- partitions as Arrow, whole-thread buckets read by the funnel ---------
+
+def to_arrow(part: Any) -> pa.Table:
+    """One partition (a pandas frame or any Arrow table-like) as an Arrow table."""
+    if type(part).__module__.split(".")[0] == "pandas":
+        return pa.Table.from_pandas(part, preserve_index=False)
+    if isinstance(part, pa.Table):
+        return part
+    from engagequal.ingest.sources import to_table
+
+    return to_table(part)
+
+
+def read_bucket(table: pa.Table, read_options: Mapping[str, Any]) -> Events:
+    """The funnel on one bucket of whole threads; set-aside rows keep their
+    whole-input positions (the ``__row`` column written by the split)."""
+    ev = read_events(table, **read_options)
+    acc = ev.accounting
+    if acc.set_aside_rows.num_rows and "__row" in table.column_names:
+        at = acc.set_aside_rows.column("row")
+        rows = table.column("__row").take(at)
+        acc = replace(acc, set_aside_rows=acc.set_aside_rows.set_column(0, "row", rows))
+        ev = replace(ev, accounting=acc)
+    return ev
+
+
+def merge_kinds(*kinds: tuple[str, ...]) -> tuple[str, ...]:
+    """The sorted union of kind names."""
+    return tuple(sorted(set().union(*kinds)))
+
+
+def recode_all(ev: Events, users: pa.Array, kinds: tuple[str, ...]) -> Events:
+    """:func:`recode` onto the global users, and kind codes onto the global kinds."""
+    out = recode(ev, users)
+    if tuple(ev.kinds) != tuple(kinds):
+        pos = {k: i for i, k in enumerate(kinds)}
+        lut = np.array([pos[k] for k in ev.kinds] or [0], dtype=np.int16)
+        out = replace(out, kind=lut[ev.kind] if ev.n_events else ev.kind.astype(np.int16),
+                      kinds=tuple(kinds))
+    return out
+
+
+def time_span(ev: Events, opts: TieOptions) -> tuple[int | None, int | None, int | None,
+                                                     int | None]:
+    """Earliest and latest time of all events and of those in the window."""
+    if ev.n_events == 0:
+        return None, None, None, None
+    sub = windowed(ev, opts)
+    lo, hi = int(ev.ts.min()), int(ev.ts.max())
+    if sub.n_events == 0:
+        return lo, hi, None, None
+    return lo, hi, int(sub.ts.min()), int(sub.ts.max())
+
+
+def merge_spans(spans: Sequence[tuple[int | None, ...]]) -> list[int]:
+    """The time stamps that stand for all partitions' spans (see :func:`time_span`)."""
+    out = []
+    for i, pick in ((0, min), (1, max), (2, min), (3, max)):
+        vals = [int(v) for s in spans if (v := s[i]) is not None]
+        if vals:
+            out.append(pick(vals))
+    return out
+
+
+# --- quality: every user's events together --------------------------------
+
+def quality_rows(ev: Events, first: int, n_buckets: int) -> list[dict[str, NDArray[Any]]]:
+    """The events of one partition (global codes), split by user bucket.
+
+    An event goes to the buckets of its actor, its target and, with a reply
+    tree, the author of its thread's root (the per-post rates count it for
+    that author); ``gid`` numbers the events across partitions and ``rkey`` is
+    the ``gid`` of the event's root.
+    """
+    n = ev.n_events
+    gid = first + np.arange(n, dtype=np.int64)
+    ba = bucket_of(ev.actor.astype(np.int64), n_buckets)
+    tgt = ev.target.astype(np.int64)
+    bt = np.where(tgt >= 0, bucket_of(np.maximum(tgt, 0), n_buckets), ba)
+    if ev.tree is not None and n:
+        root = ev.tree.root
+        rkey = gid[root]
+        br = bucket_of(ev.actor[root].astype(np.int64), n_buckets)
+    else:
+        rkey = gid
+        br = ba
+    idx = np.concatenate([np.arange(n), np.flatnonzero(bt != ba),
+                          np.flatnonzero((br != ba) & (br != bt))])
+    dest = np.concatenate([ba, bt[bt != ba], br[(br != ba) & (br != bt)]])
+    order = np.lexsort((idx, dest))
+    idx, dest = idx[order], dest[order]
+    cols = {"actor": ev.actor[idx], "target": ev.target[idx], "ts": ev.ts[idx],
+            "kind": ev.kind[idx], "weight": ev.weight[idx], "gid": gid[idx],
+            "rkey": rkey[idx]}
+    bounds = np.searchsorted(dest, np.arange(n_buckets + 1))
+    return [{k: v[bounds[j]:bounds[j + 1]] for k, v in cols.items()} for j in range(n_buckets)]
+
+
+def quality_bucket(rows: Mapping[str, NDArray[Any]], bucket: int, n_buckets: int,
+                   shell: Events, opts: TieOptions, weights: Mapping[str, float] | None,
+                   delta_s: float) -> pa.Table:
+    """The in-memory quality table on one user bucket, for the bucket's own users.
+
+    Every event that one of the bucket's users' rows depends on is here: the
+    events the user sent or received, and the responses in the threads the
+    user started (with their roots), so the kernel gives those rows exactly.
+    """
+    from engagequal.events import Tree
+    from engagequal.metrics._ties import dyads_of
+    from engagequal.metrics.quality import quality_table
+
+    order = np.argsort(rows["gid"], kind="stable")
+    r = {k: v[order] for k, v in rows.items()}
+    n = r["gid"].size
+    tgt = r["target"]
+    codes = np.unique(np.concatenate([r["actor"], tgt[tgt >= 0]])).astype(np.int64)
+    actor = np.searchsorted(codes, r["actor"]).astype(np.int32)
+    target = np.where(tgt >= 0, np.searchsorted(codes, np.maximum(tgt, 0)), -1).astype(np.int32)
+    tree = None
+    if shell.tree is not None:
+        pos = np.searchsorted(r["gid"], r["rkey"])
+        pos_c = np.minimum(pos, max(n - 1, 0))
+        found = (r["gid"][pos_c] == r["rkey"]) if n else np.zeros(0, bool)
+        root = np.where(found, pos_c, np.arange(n)).astype(np.int64)
+        tree = Tree(event_ids=pa.array(r["gid"]), parent=np.full(n, -1, np.int64), root=root,
+                    depth=np.zeros(n, np.int32), thread=np.zeros(n, np.int32),
+                    threads=pa.array([], pa.int64()))
+    users = shell.users.take(pa.array(codes))
+    ev = replace(shell, actor=actor, target=target, ts=r["ts"], kind=r["kind"].astype(np.int16),
+                 weight=r["weight"], users=users, tree=tree)
+    table = quality_table(ev, dyads_of(ev, opts), opts, weights=weights, delta=delta_s)
+    own = users.filter(pa.array(bucket_of(codes, n_buckets) == bucket))
+    return table.filter(pc.is_in(table.column("user"), value_set=own))
+
+
+def concat_sorted(*tables: pa.Table, by: str) -> pa.Table:
+    """Concatenate tables and sort by the id column ``by`` (the id order)."""
+    t = pa.concat_tables([x for x in tables if x.num_rows] or list(tables[:1]))
+    return t.sort_by(by) if t.num_rows else t
+
+
+# --- layers: egos in blocks of the reduced dyads ---------------------------
+
+def ego_cuts(d: Dyads, n_blocks: int) -> list[tuple[int, int]]:
+    """Ego code ranges ``[lo, hi)`` holding about equal numbers of dyads."""
+    nu = d.n_users
+    if len(d) == 0 or n_blocks <= 1:
+        return [(0, nu)]
+    q = np.quantile(d.u, np.linspace(0, 1, n_blocks + 1)[1:-1]).astype(np.int64) + 1
+    cuts = np.unique(np.concatenate([[0], q, [nu]]))
+    return [(int(a), int(b)) for a, b in itertools.pairwise(cuts.tolist()) if b > a]
+
+
+def block_dyads(d: Dyads, lo: int, hi: int) -> Dyads:
+    """The dyads an ego block needs: those sent by its egos and those they receive."""
+    keep = ((d.u >= lo) & (d.u < hi)) | ((d.v >= lo) & (d.v < hi))
+    return Dyads(u=d.u[keep], v=d.v[keep], w=d.w[keep], n=d.n[keep], first=d.first[keep],
+                 last=d.last[keep], n_users=d.n_users)
+
+
+#: Keywords of :func:`engagequal.layers_from_dyads` besides the level, with
+#: the defaults :func:`engagequal.analyze` uses.
+LAYER_DEFAULTS: dict[str, Any] = {
+    "direction": "out", "reciprocal": True, "min_age": None, "active_per_year": 1.0,
+    "sizes": None, "thresholds": None, "max_layers": 6, "log_scale": False,
+    "null_model": "lognormal", "null_draws": 19, "alpha": 0.05, "seed": 0,
+}
+
+
+def layer_ties(shell: Events, d: Dyads, opts: TieOptions, lo: int, hi: int,
+               params: Mapping[str, Any]) -> Any:
+    """The ties of the egos ``[lo, hi)`` (the in-memory tie kernel on the block's dyads)."""
+    from engagequal.metrics import layers as lay
+
+    sub = block_dyads(d, lo, hi) if (lo, hi) != (0, d.n_users) else d
+    t = lay._ties(shell, sub, opts, direction=params["direction"],
+                  reciprocal=params["reciprocal"], min_age=params["min_age"],
+                  active_per_year=params["active_per_year"])
+    m = (t.ego >= lo) & (t.ego < hi)
+    if m.all():
+        return t
+    return replace(t, ego=t.ego[m], alter=t.alter[m], strength=t.strength[m],
+                   active=t.active[m])
+
+
+def concat_ties(*ties: Any) -> Any:
+    """Ties of consecutive ego blocks as one (ego order kept)."""
+    if len(ties) == 1:
+        return ties[0]
+    return replace(ties[0], **{f: np.concatenate([getattr(t, f) for t in ties])
+                               for f in ("ego", "alter", "strength", "active")})
+
+
+def layer_tables(shell: Events, ties: Any, method: str,
+                 params: Mapping[str, Any]) -> tuple[pa.Table, pa.Table, int]:
+    """Tie and ego layer tables of a block of ties (the in-memory assignment),
+    and the number of layer columns."""
+    from engagequal.metrics import layers as lay
+
+    sizes = params["sizes"] if params["sizes"] is not None else lay.DEFAULT_SIZES
+    layer, n_cols, extra = lay._assign(
+        ties, method=method, sizes=sizes, thresholds=params["thresholds"],
+        max_layers=params["max_layers"], log_scale=params["log_scale"],
+        null_model=params["null_model"], null_draws=params["null_draws"], seed=params["seed"])
+    tie_t = pa.table({
+        "ego": shell.user_ids(ties.ego), "alter": shell.user_ids(ties.alter),
+        "strength": pa.array(ties.strength, pa.float64()),
+        "layer": pa.array(layer, pa.int64(), mask=layer == 0),
+        "active": pa.array(ties.active, pa.bool_()),
+    })
+    ego_t = lay._ego_table(shell, ties, layer, n_cols, method=method, extra=extra,
+                           alpha=params["alpha"])
+    return tie_t, ego_t, n_cols
+
+
+def layer_finish(method: str, *blocks: tuple[pa.Table, pa.Table, int]) -> dict[str, pa.Table]:
+    """The three layer tables from the blocks' tie and ego tables."""
+    from engagequal.metrics import layers as lay
+
+    tie_t = pa.concat_tables([b[0] for b in blocks])
+    ego_t = pa.concat_tables([b[1] for b in blocks])
+    glob = lay._global_table(ego_t, blocks[0][2], natural=method == "natural")
+    return {"layers_tie": tie_t, "layers_ego": ego_t, "layers_global": glob}
