@@ -314,12 +314,13 @@ def events_from_table(
         weight = np.where(wnull | wbad, weight, wv)
 
     eid_col: pa.Array | None = None
+    dense: tuple[int, NDArray[np.int32]] | None = None
     if cmap.event_id is not None:
         eid_col = _flat(table[cmap.event_id])
         if pa.types.is_dictionary(eid_col.type):
             eid_col = eid_col.dictionary_decode()
         rows.flag("null_event_id", _mask(eid_col), cmap.event_id, "have a null event_id")
-        _flag_duplicates(rows, table, eid_col, ts_ns, cmap)
+        dense = _flag_duplicates(rows, table, eid_col, ts_ns, cmap)
 
     # --- keep the good rows -------------------------------------------------
     keep = ~rows.bad
@@ -328,7 +329,8 @@ def events_from_table(
     parent_pos: NDArray[np.int64] | None = None
     forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None
     if eid_col is not None:
-        tree_state, forest = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns)
+        tree_state, forest = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns,
+                                         dense)
         keep = ~rows.bad
         parent_pos = tree_state
     all_kept = bool(keep.all())  # the common case: no copies of the columns
@@ -370,8 +372,11 @@ def events_from_table(
 
 
 def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray[np.int64],
-                     cmap: ColumnMap) -> None:
-    """Flag every row but the earliest of each repeated event_id."""
+                     cmap: ColumnMap) -> tuple[int, NDArray[np.int32]] | None:
+    """Flag every row but the earliest of each repeated event_id.
+
+    Returns the lookup table of :func:`_dense_index` when the ids have one (the
+    parent positions reuse it)."""
     ok = ~rows.bad
     dense = _dense_index(eid)
     if dense is not None:  # integer ids in a compact range: a lookup table, no hashing
@@ -383,7 +388,7 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
         first = pc.index_in(eid, value_set=eid).to_numpy(zero_copy_only=False)
         dup_any = ok & (first != np.arange(rows.n))
     if not dup_any.any():
-        return
+        return dense
     # the ids involved, among good rows
     ids = pc.unique(eid.filter(pa.array(dup_any)))
     involved = np.flatnonzero(ok & pc.is_in(eid, value_set=ids).to_numpy(zero_copy_only=False))
@@ -415,10 +420,14 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
     rows.flag("duplicate_row", exact, cmap.event_id, "repeat an earlier row exactly")
     rows.flag("duplicate_event_id", other, cmap.event_id,
               "reuse the event_id of an earlier, different row (e.g. a second parent)")
+    return dense
 
 
-def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
-    """Position of each parent id among ``eid`` (-1 null, -2 not found)."""
+def _parent_positions(eid: pa.Array, par: pa.Array,
+                      dense: tuple[int, NDArray[np.int32]] | None = None) -> NDArray[np.int64]:
+    """Position of each parent id among ``eid`` (-1 null, -2 not found).
+
+    ``dense`` is ``_dense_index(eid)`` when already computed."""
     if len(par) == 0:
         return np.zeros(0, dtype=np.int64)
     pnull = _mask(par)
@@ -430,7 +439,8 @@ def _parent_positions(eid: pa.Array, par: pa.Array) -> NDArray[np.int64]:
         except (pa.ArrowInvalid, pa.ArrowNotImplementedError) as exc:
             raise InputError(f"parent ids of type {par.type} cannot match event ids of type "
                              f"{eid.type}: {exc}", column=None) from exc
-    dense = _dense_index(eid)
+    if dense is None:
+        dense = _dense_index(eid)
     if dense is not None:
         lo, lut = dense
         pv = pc.fill_null(par, lo).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
@@ -458,13 +468,18 @@ def _dense_index(keys: pa.Array) -> tuple[int, NDArray[np.int32]] | None:
     if hi - lo + 1 > max(4 * n, 1 << 16):
         return None
     lut = np.full(hi - lo + 1, n, dtype=np.int32)
-    np.minimum.at(lut, k - lo, np.arange(n, dtype=np.int32))
+    off = k - lo
+    pos = np.arange(n, dtype=np.int32)
+    lut[off] = pos  # any one writer wins among repeated ids ...
+    if not np.array_equal(lut[off], pos):  # ... so repeated ids take the first position
+        np.minimum.at(lut, off, pos)
     return lo, lut
 
 
 def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],
                 cmap: ColumnMap, notes: dict[str, int],
-                ts_ns: NDArray[np.int64] | None = None
+                ts_ns: NDArray[np.int64] | None = None,
+                dense: tuple[int, NDArray[np.int32]] | None = None
                 ) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int32]] | None]:
     """Parent positions among the good rows, after setting aside cycles and
     unnamed threads (strict mode raises on either), and choosing among the
@@ -478,7 +493,7 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
         eid = eid_col if everything else eid_col.take(pa.array(kidx))
         par = _flat(table[cmap.parent])
         par = par if everything else par.take(pa.array(kidx))
-        pos = _parent_positions(eid, par)
+        pos = _parent_positions(eid, par, dense if everything else None)
         orphans = pos == -2
         pos[orphans] = -1
         if root_rows.size:  # an event also listed as a root at its kept time is a root
