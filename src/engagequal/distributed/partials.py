@@ -432,13 +432,20 @@ def quality_bucket(rows: Mapping[str, NDArray[Any]], bucket: int, n_buckets: int
     from engagequal.metrics._ties import dyads_of
     from engagequal.metrics.quality import quality_table
 
-    order = np.argsort(rows["gid"], kind="stable")
-    r = {k: v[order] for k, v in rows.items()}
+    g = rows["gid"]
+    if g.size > 1 and not bool(np.all(g[1:] > g[:-1])):  # pieces arrive in gid order
+        order = np.argsort(g, kind="stable")
+        rows = {k: v[order] for k, v in rows.items()}
+    r = rows
     n = r["gid"].size
     tgt = r["target"]
-    codes = np.unique(np.concatenate([r["actor"], tgt[tgt >= 0]])).astype(np.int64)
-    actor = np.searchsorted(codes, r["actor"]).astype(np.int32)
-    target = np.where(tgt >= 0, np.searchsorted(codes, np.maximum(tgt, 0)), -1).astype(np.int32)
+    present = np.zeros(len(shell.users), dtype=bool)
+    present[r["actor"]] = True
+    present[tgt[tgt >= 0]] = True
+    codes = np.flatnonzero(present).astype(np.int64)
+    lut = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
+    actor = lut[r["actor"]]
+    target = np.where(tgt >= 0, lut[np.maximum(tgt, 0)], -1).astype(np.int32)
     tree = None
     if shell.tree is not None:
         pos = np.searchsorted(r["gid"], r["rkey"])
