@@ -152,3 +152,107 @@ def test_convokit_round_trip_property(rows: list[tuple[str, str | None, int, str
     assert ev.tree is not None
     roots = ev.tree.event_ids.take(pa.array(ev.tree.root)).to_pylist()
     assert back["thread"].to_pylist() == roots
+
+
+def test_reddit_listing_and_owner(tmp_path: Path) -> None:
+    # an API Listing (GET /comments/<id>.json gives two: the post, then its comments)
+    listing = {"kind": "Listing", "data": {"children": [
+        {"kind": "t1", "data": {"id": "c9", "name": "t1_c9", "author": "bob",
+                                "created_utc": 300.0, "parent_id": "t3_p1",
+                                "link_id": "t3_p1"}},
+        {"kind": "more", "data": {"count": 4, "children": ["c10", "c11"]}}]}}
+    p = tmp_path / "api.jsonl"
+    p.write_text(json.dumps(REDDIT[0]) + "\n" + json.dumps(listing) + "\n")
+    t = read_reddit(p, owner="ann")
+    assert t["event_id"].to_pylist() == ["t3_p1", "t1_c9"]
+    assert t["parent"].to_pylist() == [None, "t3_p1"]
+    assert eq.io.owner_of(t) == "ann"
+
+
+@pytest.mark.parametrize("fmt", ["reddit", "convokit"])
+def test_truncated_gzip(tmp_path: Path, fmt: str) -> None:
+    """A cut download of a compressed dump: strict names the file and the line
+    where it breaks off; lenient keeps every line before it."""
+    n = 4000
+    if fmt == "reddit":
+        recs = [{"id": f"c{i}", "author": f"u{i % 7}", "created_utc": 1000 + i,
+                 "parent_id": "t3_p", "link_id": "t3_p", "body": "x" * 40} for i in range(n)]
+        name, reader = "RC_2024-01.jsonl.gz", read_reddit
+    else:
+        recs = [{"id": f"u{i}", "speaker": f"s{i % 7}", "conversation_id": "u0",
+                 "reply_to": None if i == 0 else f"u{i - 1}", "timestamp": i, "text": "y" * 40}
+                for i in range(n)]
+        name, reader = "utterances.jsonl.gz", read_convokit
+    data = gzip.compress(("\n".join(json.dumps(r) for r in recs) + "\n").encode())
+    p = tmp_path / name
+    p.write_bytes(data)
+    assert reader(p).num_rows == n
+    p.write_bytes(data[: len(data) // 2])
+    with pytest.raises(FormatError, match=r"line \d+: the file breaks off") as ei:
+        reader(p)
+    assert ei.value.path == str(p) and ei.value.reason == "truncated"
+    cut_line = int(ei.value.location.split()[1])
+    t = reader(p, strict=False)
+    assert t.num_rows == cut_line - 1 > n // 4
+    info = load_info(t)
+    assert info.set_aside == {"truncated": 1} and info.records == cut_line
+
+
+def test_convokit_broken_line(tmp_path: Path) -> None:
+    d = tmp_path / "c"
+    d.mkdir()
+    lines = [json.dumps(UTTS[0]), '{"id": "u2", "speaker": "bob", ', json.dumps(UTTS[1])]
+    (d / "utterances.jsonl").write_text("\n".join(lines) + "\n")
+    with pytest.raises(FormatError) as ei:
+        read_convokit(d)
+    assert str(d / "utterances.jsonl") in str(ei.value) and ei.value.location == "line 2"
+    t = read_convokit(d, strict=False)
+    assert t["event_id"].to_pylist() == ["u1", "u2"]
+    assert load_info(t).set_aside == {"bad_json": 1}
+
+
+def _convokit_dump(d: Path) -> Path:
+    """A corpus as ConvoKit's ``Corpus.dump`` writes it (convokit/model/corpus_helpers.py:
+    the parent under "reply-to", "vectors" lists, speakers' and conversations'
+    {"meta": ..., "vectors": ...} entries)."""
+    d.mkdir()
+    utts = [
+        {"id": "u1", "conversation_id": "u1", "text": "hi", "speaker": "ann", "meta": {},
+         "reply-to": None, "timestamp": 100, "vectors": []},
+        {"id": "u2", "conversation_id": "u1", "text": "ho", "speaker": "bob",
+         "meta": {"score": 3}, "reply-to": "u1", "timestamp": 160, "vectors": []},
+        {"id": "u3", "conversation_id": "u1", "text": "ha", "speaker": "ann", "meta": {},
+         "reply-to": "u2", "timestamp": 220, "vectors": []},
+        {"id": "v1", "conversation_id": "v1", "text": "new", "speaker": "cy", "meta": {},
+         "reply-to": None, "timestamp": 300, "vectors": []},
+    ]
+    (d / "utterances.jsonl").write_text("".join(json.dumps(u) + "\n" for u in utts))
+    speakers = {s: {"meta": {}, "vectors": []} for s in ("ann", "bob", "cy")}
+    (d / "speakers.json").write_text(json.dumps(speakers))
+    (d / "conversations.json").write_text(json.dumps(
+        {c: {"meta": {}, "vectors": []} for c in ("u1", "v1")}))
+    (d / "corpus.json").write_text("{}")
+    (d / "index.json").write_text(json.dumps(
+        {"utterances-index": {"score": ["<class 'int'>"]}, "speakers-index": {},
+         "conversations-index": {}, "overall-index": {}, "version": 1, "vectors": []}))
+    return d
+
+
+def test_convokit_reads_what_convokit_dumps(tmp_path: Path) -> None:
+    t = read_convokit(_convokit_dump(tmp_path / "dumped"), owner="ann")
+    got = [(r["actor"], r["kind"], r["event_id"], r["parent"], r["thread"])
+           for r in t.to_pylist()]
+    assert got == [("ann", "comment", "u1", None, "u1"), ("bob", "reply", "u2", "u1", "u1"),
+                   ("ann", "reply", "u3", "u2", "u1"), ("cy", "comment", "v1", None, "v1")]
+    assert eq.io.owner_of(t) == "ann"
+    ev = eq.read_events(t, **READ_OPTIONS)
+    users = ev.users.to_pylist()
+    assert [users[x] for x in ev.target[1:3]] == ["ann", "bob"]  # the parents' speakers
+    # and out again: both parent keys, so any ConvoKit version (and the docs) agree
+    out = write_convokit(t, tmp_path / "again")
+    first_two = [json.loads(x) for x in (out / "utterances.jsonl").read_text().splitlines()[:2]]
+    assert [(u["reply_to"], u["reply-to"]) for u in first_two] == [(None, None), ("u1", "u1")]
+    index = json.loads((out / "index.json").read_text())
+    assert {"utterances-index", "speakers-index", "conversations-index", "overall-index",
+            "version"} <= set(index)
+    assert read_convokit(out).select(t.column_names).to_pylist() == t.to_pylist()

@@ -231,3 +231,112 @@ def test_mastodon_malformed(tmp_path: Path) -> None:
     (root / "outbox.json").write_text('{"orderedItems": [\n{"type": "Create",}\n]}')
     with pytest.raises(FormatError, match=r"outbox\.json: line 2"):
         read_mastodon_outbox(root)
+
+
+def test_linkedin_comments_and_truncated_zip(tmp_path: Path) -> None:
+    root = _linkedin(tmp_path / "li")
+    (root / "Comments.csv").write_text(
+        "Date,Link,Message\n"
+        '2024-01-04 12:00:00,https://www.linkedin.com/feed/update/2,"Great, thanks"\n'
+        "not a date,https://www.linkedin.com/feed/update/3,x\n")
+    with pytest.raises(FormatError, match=r"Comments\.csv: line 3"):
+        read_linkedin_export(root)
+    t = read_linkedin_export(root, strict=False)
+    c = [r for r in t.to_pylist() if r["kind"] == "comment"]
+    assert [(r["actor"], r["target"], r["event_id"], r["thread"]) for r in c] == [
+        (ANN, None, "comment:2", "https://www.linkedin.com/feed/update/2")]
+    assert load_info(t).set_aside == {"bad_row": 1}
+    # a cut export: the members before the cut are read, the one it runs through
+    # up to the cut (its broken last row set aside like any bad row)
+    z = tmp_path / "Basic_LinkedInDataExport.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        zf.writestr("Connections.csv", (root / "Connections.csv").read_text())
+        zf.writestr("messages.csv", (root / "messages.csv").read_text() + "".join(
+            f"c{i},,Bob,{BOB},Ann,{ANN},2024-02-01 10:{i % 60:02d}:00 UTC,,msg {i},INBOX\n"
+            for i in range(300)))
+    data = z.read_bytes()
+    z.write_bytes(data[: int(len(data) * 0.8)])
+    with pytest.raises(FormatError, match="archive"):
+        read_linkedin_export(z)
+    t = read_linkedin_export(z, strict=False)
+    info = load_info(t)
+    kinds = t["kind"].to_pylist()
+    assert kinds.count("connection") == 1
+    assert 3 < kinds.count("message") < 3 + 1 + 300
+    assert info.notes["truncated_archive"] == 1 and info.notes["truncated_member"] == 1
+
+
+def test_meta_message_without_time_and_cut_zip(tmp_path: Path) -> None:
+    root = _meta(tmp_path / "fb", False)
+    f = root / "messages" / "inbox" / "bob_123" / "message_1.json"
+    doc = json.loads(f.read_text())
+    del doc["messages"][1]["timestamp_ms"]
+    f.write_text(json.dumps(doc))
+    with pytest.raises(FormatError, match=r"message_1\.json: messages\[1\]") as ei:
+        read_facebook_export(root)
+    assert ei.value.reason == "bad_message"
+    t = read_facebook_export(root, strict=False)
+    assert load_info(t).set_aside == {"bad_message": 1}
+    assert [r["kind"] for r in t.to_pylist()] == ["message", "reaction", "comment"]
+    # the export as a zip cut short: the profile and the first thread read, the
+    # second thread (cut) set aside as broken JSON
+    root = _meta(tmp_path / "ig", True)
+    th2 = root / "your_instagram_activity" / "messages" / "inbox" / "zed_9" / "message_1.json"
+    th2.parent.mkdir(parents=True)
+    th2.write_text(json.dumps({"participants": [{"name": "Zed"}], "messages": [
+        {"sender_name": "Zed", "timestamp_ms": 1704103200000 + i, "content": f"m{i}"}
+        for i in range(200)]}))
+    z = tmp_path / "instagram-jose.zip"
+    with zipfile.ZipFile(z, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for p in sorted(root.rglob("*.json"), key=lambda p: p == th2):  # the long one last
+            zf.write(p, p.relative_to(root).as_posix())
+    data = z.read_bytes()
+    start, central = data.index(b"zed_9/message_1.json"), data.index(b"PK\x01\x02")
+    z.write_bytes(data[: (start + central) // 2])  # through the long thread's data
+    t = read_instagram_export(z, strict=False)
+    info = load_info(t)
+    assert owner_of(t) == "José"
+    assert {r["thread"] for r in t.to_pylist() if r["kind"] == "message"} == {"inbox/bob_123"}
+    assert info.set_aside == {"bad_json": 1}
+    assert info.notes == {"truncated_archive": 1, "truncated_member": 1}
+
+
+def test_mastodon_lenient_broken_json_owner_and_cut_archive(tmp_path: Path) -> None:
+    root = _outbox(tmp_path / "a")
+    assert owner_of(read_mastodon_outbox(root, owner="https://m.example/users/other")) == \
+        "https://m.example/users/other"
+    good = (root / "outbox.json").read_text()
+    (root / "outbox.json").write_text(good[:-10])
+    with pytest.raises(FormatError, match=r"outbox\.json: line 1"):
+        read_mastodon_outbox(root)
+    t = read_mastodon_outbox(root, strict=False)
+    assert t.num_rows == 0 and load_info(t).set_aside == {"bad_json": 1}
+    assert owner_of(t) == M  # actor.json is still read
+    (root / "outbox.json").write_text(good)
+    tgz = tmp_path / "archive-20240101.tar.gz"
+    with tarfile.open(tgz, "w:gz") as tf:
+        tf.add(root / "actor.json", "actor.json")
+        tf.add(root / "outbox.json", "outbox.json")
+    data = tgz.read_bytes()
+    tgz.write_bytes(data[: len(data) - 200])
+    with pytest.raises(FormatError, match=r"archive-20240101\.tar\.gz"):
+        read_mastodon_outbox(tgz)
+    t = read_mastodon_outbox(tgz, strict=False)
+    info = load_info(t)
+    assert owner_of(t) == M
+    assert info.notes["truncated_archive"] == 1
+    assert t.num_rows < 5 and sum(info.set_aside.values()) >= 1
+
+
+def test_every_kind_has_a_weight(tmp_path: Path) -> None:
+    """The kinds the loaders give are kinds read_events knows (docs/loaders.md table)."""
+    from engagequal.ingest import DEFAULT_KIND_WEIGHTS
+
+    tables = [read_linkedin_export(_linkedin(tmp_path / "li")),
+              read_instagram_export(_meta(tmp_path / "ig", True)),
+              read_facebook_export(_meta(tmp_path / "fb", False)),
+              read_mastodon_outbox(_outbox(tmp_path / "m"))]
+    kinds = {k for t in tables for k in t["kind"].to_pylist()}
+    assert kinds == {"message", "connection", "reaction", "comment", "like", "reply",
+                     "mention", "share"}
+    assert kinds <= set(DEFAULT_KIND_WEIGHTS)

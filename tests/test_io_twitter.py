@@ -147,3 +147,118 @@ def test_owner_needed(tmp_path: Path) -> None:
     with pytest.raises(FormatError, match="owner"):
         read_twitter_archive(tmp_path)
     assert owner_of(read_twitter_archive(tmp_path, owner="7")) == "7"
+
+
+class _Unseekable:
+    """A write-only stream: zipfile then writes each member's sizes in a data
+    descriptor after its data (as streaming zip writers do)."""
+
+    def __init__(self) -> None:
+        self.data = bytearray()
+
+    def write(self, b: bytes) -> int:
+        self.data += b
+        return len(b)
+
+    def flush(self) -> None:
+        pass
+
+
+def _zip_bytes(files: dict[str, str], *, streamed: bool, stored: bool = False) -> bytes:
+    method = zipfile.ZIP_STORED if stored else zipfile.ZIP_DEFLATED
+    if streamed:
+        sink = _Unseekable()
+        with zipfile.ZipFile(sink, "w", compression=method) as zf:  # type: ignore[arg-type]
+            for name, text in files.items():
+                with zf.open(name, "w") as f:
+                    f.write(text.encode())
+        return bytes(sink.data)
+    import io
+
+    buf = io.BytesIO()
+    with zipfile.ZipFile(buf, "w", compression=method) as zf:
+        for name, text in files.items():
+            zf.writestr(name, text)
+    return buf.getvalue()
+
+
+# a long tweets.js, written last, so that a cut runs through it
+MANY = {**{k: v for k, v in FILES.items() if k != "data/tweets.js"},
+        "data/tweets.js": _js("tweets", [
+            _tweet(str(1000 + i), "Mon Jan 01 10:00:00 +0000 2024", f"tweet number {i} " * 8,
+                   mentions=(("200", "bob"),)) for i in range(400)])}
+
+
+@pytest.mark.parametrize(("streamed", "stored"), [(False, False), (True, False), (True, True)])
+def test_truncated_zip_lenient(tmp_path: Path, streamed: bool, stored: bool) -> None:
+    """A cut download: strict refuses it naming the archive; lenient reads every
+    member before the cut and the tweets of tweets.js up to it."""
+    data = _zip_bytes(MANY, streamed=streamed, stored=stored)
+    whole = tmp_path / "whole.zip"
+    whole.write_bytes(data)
+    full = read_twitter_archive(whole)
+    n_tweets = 400
+    start = data.index(b"window.YTD.tweets" if stored else b"data/tweets.js")
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(data[: start + (len(data) - start) // 2])
+    with pytest.raises(FormatError, match=r"cut\.zip: archive: truncated") as ei:
+        read_twitter_archive(cut)
+    assert ei.value.reason == "bad_archive" and "strict=False" in str(ei.value)
+    t = read_twitter_archive(cut, strict=False)
+    info = load_info(t)
+    assert owner_of(t) == OWNER  # account.js came before the cut
+    ids = t["event_id"].to_pylist()
+    assert "dm:900" in ids and "dm:950" in ids  # the direct messages too
+    kept = [i for i in ids if i.isdigit()]
+    assert 0 < len(kept) < n_tweets
+    assert kept == [str(1000 + i) for i in range(len(kept))]  # the tweets before the cut
+    assert info.set_aside == {"bad_json": 1}  # the rest of tweets.js, counted once
+    assert info.notes["truncated_archive"] == 1 and info.notes["truncated_member"] == 1
+    assert any("cut.zip" in e for e in info.examples)
+    # rows are those of the whole archive, less the tweets after the cut
+    assert t.num_rows == full.num_rows - (n_tweets - len(kept))  # one row per tweet
+
+
+def test_truncated_zip_before_any_member(tmp_path: Path, archive: Path) -> None:
+    cut = tmp_path / "cut.zip"
+    cut.write_bytes(archive.read_bytes()[:20])
+    with pytest.raises(FormatError, match="archive"):
+        read_twitter_archive(cut)
+    info = load_info(read_twitter_archive(cut, strict=False))
+    assert info.set_aside == {"bad_archive": 1} and info.rows == 0
+
+
+def test_api_style_tweets_and_dm_reactions(tmp_path: Path) -> None:
+    """Tweet objects with embedded quoted / retweeted statuses (API v1.1 style),
+    a retweet whose account is not the first mention, and DM reactions."""
+    files = dict(FILES)
+    files["data/tweets.js"] = _js("tweets", [
+        {"tweet": {"id_str": "7", "created_at": "Mon Jan 01 10:00:00 +0000 2024",
+                   "full_text": "so true", "quoted_status_id_str": "66",
+                   "quoted_status": {"id_str": "66", "user": {"id_str": "400"}},
+                   "entities": {"user_mentions": [], "urls": []}}},
+        {"tweet": {"id_str": "8", "created_at": "Mon Jan 01 11:00:00 +0000 2024",
+                   "full_text": "RT @cy: hello @bob",
+                   "entities": {"user_mentions": [{"id_str": "200", "screen_name": "bob"},
+                                                  {"id_str": "300", "screen_name": "Cy"}]}}},
+        {"tweet": {"id_str": "9", "created_at": "Mon Jan 01 12:00:00 +0000 2024",
+                   "full_text": "RT @dan: old", "retweeted_status": {"user": {"id_str": "500"}},
+                   "entities": {"user_mentions": []}}},
+    ])
+    files["data/direct-messages.js"] = _js("direct_messages", [{"dmConversation": {
+        "conversationId": "100-200", "messages": [
+            {"messageCreate": {"id": "900", "senderId": "200", "recipientId": OWNER,
+                               "createdAt": "2024-01-02T09:00:00.000Z", "text": "hi",
+                               "reactions": [{"senderId": OWNER, "reactionKey": "like",
+                                              "eventId": "e1",
+                                              "createdAt": "2024-01-02T09:01:00.000Z"}]}}]}}])
+    _write(tmp_path, files)
+    t = read_twitter_archive(tmp_path)
+    rows = {r["event_id"]: (r["actor"], r["target"], r["kind"], r["thread"])
+            for r in t.to_pylist()}
+    assert rows["7"] == (OWNER, "400", "quote", "7")
+    assert rows["8"] == (OWNER, "300", "retweet", "8")  # @cy, not the first mention
+    assert rows["9"] == (OWNER, "500", "retweet", "9")
+    assert rows["dm:900:reaction:e1"] == (OWNER, "200", "reaction", "100-200")
+    ts = dict(zip(t["event_id"].to_pylist(), t["ts"].cast("int64").to_pylist()))
+    assert ts["dm:900:reaction:e1"] - ts["dm:900"] == 60_000

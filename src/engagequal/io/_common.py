@@ -9,14 +9,18 @@ naming the file and the line or record) and the same lenient accounting (the
 
 from __future__ import annotations
 
+import contextlib
 import datetime as _dt
+import functools
 import io
 import json
 import os
+import struct
 import tarfile
 import zipfile
+import zlib
 from collections import Counter
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import IO, Any
@@ -46,6 +50,7 @@ __all__ = [
     "load_info",
     "open_maybe_compressed",
     "parse_json",
+    "parse_json_array",
 ]
 
 PathLike = str | os.PathLike[str]
@@ -353,14 +358,25 @@ def iso_to_ms(value: str) -> int:
 class Archive:
     """Files of an export given as a folder, a ``.zip`` or a ``.tar(.gz)``.
 
-    Names are ``/``-separated paths relative to the archive's top; a truncated
-    or corrupt archive raises :class:`FormatError` naming it.
+    Names are ``/``-separated paths relative to the archive's top.  A
+    truncated or corrupt archive raises :class:`FormatError` naming it; with
+    ``problems`` in lenient mode it is read as far as it goes instead: a zip
+    whose end (the central directory) is cut off is listed from its local
+    file headers, every complete member reads in full and the member the cut
+    runs through reads up to the cut (so the loader sets aside the broken
+    tail as it would any malformed record); a cut ``.tar.gz`` is listed up to
+    the cut.  Such archives and members are counted in the notes
+    (``truncated_archive``, ``truncated_member``).
     """
 
-    def __init__(self, path: PathLike) -> None:
+    def __init__(self, path: PathLike, problems: Problems | None = None) -> None:
         self.path = Path(path)
+        self.problems = problems
         self._zip: zipfile.ZipFile | None = None
         self._tar: tarfile.TarFile | None = None
+        self._members: dict[str, _ZipMember] | None = None  # a recovered zip
+        self._tar_stream = False  # a recovered tar: read front to back
+        self.truncated = False  # read as far as it goes (lenient)
         p = self.path
         if not p.exists():
             raise SourceError(f"no such file or folder: {str(p)!r}")
@@ -368,7 +384,7 @@ class Archive:
             if p.is_dir():
                 self._names = sorted(f.relative_to(p).as_posix() for f in p.rglob("*")
                                      if f.is_file())
-            elif zipfile.is_zipfile(p) or p.suffix.lower() == ".zip":
+            elif zipfile.is_zipfile(p) or p.suffix.lower() == ".zip" or _starts_zip(p):
                 self._zip = zipfile.ZipFile(p)
                 self._names = sorted(n for n in self._zip.namelist() if not n.endswith("/"))
             elif ".tar" in "".join(p.suffixes).lower() or p.suffix.lower() == ".tgz":
@@ -376,9 +392,89 @@ class Archive:
                 self._names = sorted(m.name for m in self._tar.getmembers() if m.isfile())
             else:
                 self._names = [p.name]
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-            raise FormatError(f"{p}: archive: truncated or not a valid archive ({exc})",
-                              path=str(p), location="archive", reason="bad_archive") from exc
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            if problems is None or problems.strict:
+                hint = "" if problems is None else "; pass strict=False to read what it holds"
+                raise FormatError(f"{p}: archive: truncated or not a valid archive ({exc}){hint}",
+                                  path=str(p), location="archive",
+                                  reason="bad_archive") from exc
+            self._recover(exc)
+
+    def _recover(self, exc: BaseException) -> None:
+        """Lenient: list what a truncated archive still holds."""
+        assert self.problems is not None
+        p = self.path
+        self.truncated = True
+        if self._tar is not None or (".tar" in "".join(p.suffixes).lower()
+                                     or p.suffix.lower() == ".tgz"):
+            self._tar = None
+            self._tar_stream = True
+            names: list[str] = []
+            try:
+                with self._open_tar_stream() as tar:
+                    for m in tar:
+                        if m.isfile():
+                            names.append(m.name)
+            except (tarfile.TarError, EOFError, OSError, zlib.error):
+                pass
+            self._names = sorted(names)
+            if not self._names:
+                self.problems.bad("bad_archive", p, "archive",
+                                  f"truncated or not a valid archive ({exc}); nothing to read")
+        else:
+            self._zip = None
+            self._members = _scan_zip(p)
+            self._names = sorted(n for n in self._members if not n.endswith("/"))
+            if not self._members:
+                self.problems.bad("bad_archive", p, "archive",
+                                  f"truncated or not a valid archive ({exc}); nothing to read")
+        self.problems.note("truncated_archive")
+        if len(self.problems.examples) < 10:
+            self.problems.examples.append(f"{p}: archive: truncated or not a valid archive "
+                                          f"({exc}): read as far as it goes")
+
+    @contextlib.contextmanager
+    def _open_tar_stream(self) -> Iterator[tarfile.TarFile]:
+        """The tar read front to back (``r|``), decompressed up to a cut, which
+        reads as the end of the data."""
+        low = self.path.name.lower()
+        make: Any = None
+        if low.endswith((".gz", ".tgz")):
+            make = functools.partial(zlib.decompressobj, 31)
+        elif low.endswith((".bz2", ".tbz")):
+            import bz2
+            make = bz2.BZ2Decompressor
+        elif low.endswith((".xz", ".txz")):
+            import lzma
+            make = lzma.LZMADecompressor
+        raw: IO[bytes] = open(self.path, "rb")  # noqa: SIM115 (closed with the tar)
+        try:
+            src = (io.BufferedReader(_Decompressing(raw, make, raise_on_cut=False))
+                   if make is not None else raw)
+            with tarfile.open(fileobj=src, mode="r|") as tar:
+                yield tar
+        finally:
+            raw.close()
+
+    def _read_tar_stream(self, name: str) -> tuple[bytes, bool]:
+        """One member of a recovered tar, and whether it was read whole."""
+        out = bytearray()
+        try:
+            with self._open_tar_stream() as tar:
+                for m in tar:
+                    if m.name != name:
+                        continue
+                    f = tar.extractfile(m)
+                    if f is None:
+                        return b"", False
+                    while True:  # small reads: a cut loses at most one of them
+                        chunk = f.read(512)
+                        if not chunk:
+                            return bytes(out), len(out) == m.size
+                        out += chunk
+        except (tarfile.TarError, EOFError, OSError, zlib.error):
+            pass
+        return bytes(out), False
 
     def names(self) -> list[str]:
         """All file names in the archive."""
@@ -393,12 +489,26 @@ class Archive:
         """How a member is named in messages (``archive.zip!data/tweets.js``)."""
         if self.path.is_dir():
             return str(self.path / name)
-        if self._zip is None and self._tar is None:
+        if (self._zip is None and self._tar is None and self._members is None
+                and not self._tar_stream):
             return str(self.path)
         return f"{self.path}!{name}"
 
     def read(self, name: str) -> bytes:
-        """The bytes of one member (a truncated member raises FormatError)."""
+        """The bytes of one member.
+
+        A truncated or corrupt member raises :class:`FormatError` (strict), or
+        (lenient) gives the bytes before the damage, counted as
+        ``truncated_member``.
+        """
+        if self._members is not None or self._tar_stream:
+            if self._members is not None:
+                data, whole = _read_zip_member(self.path, self._members[name])
+            else:
+                data, whole = self._read_tar_stream(name)
+            if not whole:
+                self._cut(name, "cut short by the end of the archive")
+            return data
         try:
             if self._zip is not None:
                 return self._zip.read(name)
@@ -411,15 +521,193 @@ class Archive:
             if self.path.is_dir():
                 return (self.path / name).read_bytes()
             return self.path.read_bytes()
-        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError) as exc:
-            raise FormatError(f"{self.display(name)}: truncated or corrupt ({exc})",
-                              path=self.display(name), location="archive",
-                              reason="bad_archive") from exc
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error) as exc:
+            if self.problems is None or self.problems.strict:
+                raise FormatError(f"{self.display(name)}: truncated or corrupt ({exc})",
+                                  path=self.display(name), location="archive",
+                                  reason="bad_archive") from exc
+            data = self._read_partial(name)
+            self._cut(name, f"truncated or corrupt ({exc})")
+            return data
+
+    def _cut(self, name: str, why: str) -> None:
+        assert self.problems is not None
+        self.problems.note("truncated_member")
+        if len(self.problems.examples) < 10:
+            self.problems.examples.append(f"{self.display(name)}: archive: {why}: read up to "
+                                          "the damage")
+
+    def _read_partial(self, name: str) -> bytes:
+        """The bytes of a damaged zip or tar member before the damage."""
+        out = bytearray()
+        try:
+            f: IO[bytes] | None
+            if self._zip is not None:
+                f = self._zip.open(name)
+            elif self._tar is not None:
+                f = self._tar.extractfile(name)
+            else:
+                return b""
+            if f is None:
+                return b""
+            with f:
+                while True:
+                    chunk = f.read(1 << 16)
+                    if not chunk:
+                        break
+                    out += chunk
+        except (zipfile.BadZipFile, tarfile.TarError, EOFError, OSError, zlib.error):
+            pass
+        return bytes(out)
 
     def open_text(self, name: str) -> IO[str]:
         """A text stream of one member, UTF-8 (BOM tolerated)."""
         return io.TextIOWrapper(io.BytesIO(self.read(name)), encoding="utf-8-sig",
                                 errors="replace", newline="")
+
+
+# --- zip archives without their central directory (a cut download) -------------
+
+_LOCAL = struct.Struct("<4sHHHHHIIIHH")  # a zip local file header (APPNOTE 4.3.7)
+
+
+@dataclass(frozen=True)
+class _ZipMember:
+    name: str
+    start: int  # offset of the member's data
+    size: int  # compressed size (to the end of the file when cut)
+    method: int  # 0 stored, 8 deflate, 12 bzip2, 14 lzma
+    whole: bool  # all of its data is in the file
+
+
+def _starts_zip(path: Path) -> bool:
+    """A file starting with a zip local file header (a zip, perhaps cut)."""
+    try:
+        with open(path, "rb") as f:
+            return f.read(4) == b"PK\x03\x04"
+    except OSError:
+        return False
+
+
+def _decompressor(method: int) -> Any:
+    """A streaming decompressor of a zip method (deflate, bzip2), else None."""
+    if method == 8:
+        return zlib.decompressobj(-15)
+    if method == 12:
+        import bz2
+        return bz2.BZ2Decompressor()
+    return None
+
+
+def _scan_zip(path: Path) -> dict[str, _ZipMember]:
+    """The members of a zip listed from its local file headers, in order, up to
+    the first one that does not end in the file (it is listed, not whole)."""
+    out: dict[str, _ZipMember] = {}
+    with open(path, "rb") as f:
+        end = os.fstat(f.fileno()).st_size
+        off = 0
+        while off + _LOCAL.size <= end:
+            f.seek(off)
+            head = f.read(_LOCAL.size)
+            sig, _, flags, method, _, _, _, csize, _, nlen, xlen = _LOCAL.unpack(head)
+            if sig != b"PK\x03\x04":
+                break  # the central directory, or damage
+            name_b, extra = f.read(nlen), f.read(xlen)
+            if len(name_b) < nlen or len(extra) < xlen:
+                break  # the header itself is cut
+            name = name_b.decode("utf-8" if flags & 0x800 else "cp437")
+            start = off + _LOCAL.size + nlen + xlen
+            zip64 = False
+            if csize == 0xFFFFFFFF:  # sizes in the zip64 extra field (id 1)
+                i = 0
+                while i + 4 <= len(extra):
+                    hid, hlen = struct.unpack_from("<HH", extra, i)
+                    if hid == 1 and hlen >= 16:
+                        csize = struct.unpack_from("<Q", extra, i + 12)[0]
+                        zip64 = True
+                        break
+                    i += 4 + hlen
+            if flags & 0x01:  # encrypted: cannot be read, but can be skipped when sized
+                if flags & 0x08:
+                    break
+                off = start + csize
+                continue
+            if flags & 0x08:  # sizes only in a data descriptor after the data
+                found = _deflated_length(f, start, method)
+                if found is None:  # cut inside, or not findable: read to the end
+                    out[name] = _ZipMember(name, start, end - start, method, False)
+                    break
+                csize = found
+                f.seek(start + csize)
+                tail = f.read(28)
+                skip = 12 + (8 if zip64 else 0)
+                if tail[:4] == b"PK\x07\x08":
+                    skip += 4
+                off = start + csize + skip
+            else:
+                off = start + csize
+            whole = start + csize <= end
+            out[name] = _ZipMember(name, start, min(csize, end - start), method, whole)
+            if not whole:
+                break
+    return out
+
+
+def _deflated_length(f: IO[bytes], start: int, method: int) -> int | None:
+    """Length of a member's data whose size is only in the data descriptor after
+    it: deflate is decompressed (output discarded) to its end; stored data ends
+    at a descriptor naming that length.  None when it is cut or not findable."""
+    f.seek(start)
+    if method == 0:
+        pos, carry = start, b""
+        while True:
+            chunk = f.read(1 << 20)
+            if not chunk:
+                return None
+            buf = carry + chunk
+            base = pos - len(carry)
+            i = buf.find(b"PK\x07\x08")
+            while i >= 0:
+                length = base + i - start
+                if i + 12 <= len(buf) and struct.unpack_from("<I", buf, i + 8)[0] == length:
+                    return length
+                i = buf.find(b"PK\x07\x08", i + 1)
+            pos += len(chunk)
+            carry = buf[-11:]
+    if method != 8:
+        return None
+    d = zlib.decompressobj(-15)
+    fed = 0
+    while not d.eof:
+        chunk = f.read(1 << 20)
+        if not chunk:
+            return None
+        fed += len(chunk)
+        try:
+            while chunk and not d.eof:
+                d.decompress(chunk, 1 << 20)
+                chunk = d.unconsumed_tail
+        except zlib.error:
+            return None
+    return fed - len(d.unused_data)
+
+
+def _read_zip_member(path: Path, m: _ZipMember) -> tuple[bytes, bool]:
+    """The data of a member of a recovered zip; False when it could not be read
+    whole (cut, damaged or an unknown method: the bytes before the damage)."""
+    with open(path, "rb") as f:
+        f.seek(m.start)
+        raw = f.read(m.size)
+    if m.method == 0:
+        return raw, m.whole
+    d = _decompressor(m.method)
+    if d is None:
+        return b"", False
+    try:
+        data = d.decompress(raw)
+    except (zlib.error, OSError, EOFError):
+        return b"", False
+    return bytes(data), m.whole and bool(d.eof)
 
 
 def parse_json(text: str | bytes, where: str, problems: Problems) -> Any:
@@ -433,37 +721,148 @@ def parse_json(text: str | bytes, where: str, problems: Problems) -> Any:
         return None
 
 
+def parse_json_array(text: str, where: str, problems: Problems) -> Any:
+    """:func:`parse_json` of a document that should be a JSON array; in lenient
+    mode a broken array (a cut file) gives the items before the damage, and the
+    rest is counted once as ``bad_json`` (at the line where it breaks)."""
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        if problems.strict or not text.lstrip().startswith("["):
+            problems.bad("bad_json", where, f"line {exc.lineno}", f"invalid JSON ({exc.msg}, "
+                         f"column {exc.colno})")
+            return None
+    dec = json.JSONDecoder()
+    items: list[Any] = []
+    i = text.index("[") + 1
+    n = len(text)
+    while True:
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] == "]":
+            return items
+        try:
+            obj, i = dec.raw_decode(text, i)
+        except json.JSONDecodeError as exc:
+            problems.bad("bad_json", where, f"line {exc.lineno}",
+                         f"invalid JSON ({exc.msg}, column {exc.colno}); the "
+                         f"{len(items)} item(s) before it are kept")
+            return items
+        items.append(obj)
+        while i < n and text[i] in " \t\r\n":
+            i += 1
+        if i < n and text[i] == ",":
+            i += 1
+        elif not (i < n and text[i] == "]"):
+            line = text.count("\n", 0, i) + 1
+            problems.bad("bad_json", where, f"line {line}",
+                         f"invalid JSON (expected ',' or ']'); the {len(items)} item(s) "
+                         "before it are kept")
+            return items
+
+
 def iter_json_lines(data: IO[str], where: str, problems: Problems) -> Iterator[tuple[int, Any]]:
     """``(line number, object)`` of each non-blank JSON line; a broken line
-    raises (strict) or is counted as ``bad_json`` and skipped."""
-    for lineno, line in enumerate(data, start=1):
+    raises (strict) or is counted as ``bad_json`` and skipped.  A compressed
+    file that breaks off (a cut download) raises naming the line it breaks
+    off at (strict), or ends the file there, counted as ``truncated``; the
+    partial last line is that one record."""
+    lineno = 0
+    lines = iter(data)
+    while True:
+        try:
+            line = next(lines)
+        except StopIteration:
+            return
+        except (EOFError, OSError, zlib.error) as exc:
+            problems.bad("truncated", where, f"line {lineno + 1}",
+                         f"the file breaks off here: truncated or corrupt ({exc}); the "
+                         f"{lineno} line(s) before are read")
+            return
+        lineno += 1
         s = line.strip()
         if not s:
             continue
         try:
-            yield lineno, json.loads(s)
+            obj = json.loads(s)
         except json.JSONDecodeError as exc:
             problems.bad("bad_json", where, f"line {lineno}",
                          f"invalid JSON ({exc.msg}, column {exc.colno})")
+            continue
+        yield lineno, obj
 
 
 def open_maybe_compressed(path: PathLike) -> IO[str]:
-    """A UTF-8 text stream of a plain, ``.gz``, ``.bz2`` or ``.xz`` file."""
+    """A UTF-8 text stream of a plain, ``.gz``, ``.bz2`` or ``.xz`` file.
+
+    A compressed file that breaks off (a cut download) gives every byte before
+    the cut, then raises ``EOFError`` (the partial last line is not returned).
+    """
     p = os.fspath(path)
     low = p.lower()
+    make: Any = None
+    if low.endswith(".gz"):
+        make = functools.partial(zlib.decompressobj, 31)
+    elif low.endswith(".bz2"):
+        import bz2
+        make = bz2.BZ2Decompressor
+    elif low.endswith(".xz"):
+        import lzma
+        make = lzma.LZMADecompressor
     try:
-        if low.endswith(".gz"):
-            import gzip
-            return io.TextIOWrapper(gzip.open(p, "rb"), encoding="utf-8-sig", errors="replace")
-        if low.endswith(".bz2"):
-            import bz2
-            return io.TextIOWrapper(bz2.open(p, "rb"), encoding="utf-8-sig", errors="replace")
-        if low.endswith(".xz"):
-            import lzma
-            return io.TextIOWrapper(lzma.open(p, "rb"), encoding="utf-8-sig", errors="replace")
-        return open(p, encoding="utf-8-sig", errors="replace")
+        if make is None:
+            return open(p, encoding="utf-8-sig", errors="replace")
+        raw = open(p, "rb")  # noqa: SIM115 (closed with the text stream)
     except FileNotFoundError as exc:
         raise SourceError(f"no such file: {p!r}") from exc
+    return io.TextIOWrapper(io.BufferedReader(_Decompressing(raw, make)), encoding="utf-8-sig",
+                            errors="replace")
+
+
+class _Decompressing(io.RawIOBase):
+    """A raw stream of a compressed file (several concatenated members read
+    as one), giving all the data before a cut before it raises ``EOFError``."""
+
+    def __init__(self, f: IO[bytes], make: Callable[[], Any], raise_on_cut: bool = True) -> None:
+        self._f, self._make, self._raise = f, make, raise_on_cut
+        self._d = make()
+        self._fed = False  # the current member has had input
+        self._buf = b""
+        self._state = "open"  # "open", "cut", "done"
+
+    def readable(self) -> bool:
+        return True
+
+    def close(self) -> None:
+        self._f.close()
+        super().close()
+
+    def readinto(self, b: Any) -> int:
+        while not self._buf:
+            if self._state == "done":
+                return 0
+            if self._state == "cut":
+                if not self._raise:
+                    return 0
+                raise EOFError("compressed file ended before the end-of-stream marker was "
+                               "reached")
+            raw = self._f.read(1 << 16)
+            if not raw:
+                self._state = "done" if (self._d.eof or not self._fed) else "cut"
+                continue
+            out = [self._d.decompress(raw)]
+            self._fed = True
+            while self._d.eof and self._d.unused_data:  # the next member
+                rest = self._d.unused_data
+                self._d = self._make()
+                out.append(self._d.decompress(rest))
+            if self._d.eof:
+                self._d, self._fed = self._make(), False
+            self._buf = b"".join(out)
+        n = min(len(b), len(self._buf))
+        b[:n] = self._buf[:n]
+        self._buf = self._buf[n:]
+        return n
 
 
 def as_paths(path: PathLike | Sequence[PathLike]) -> list[PathLike]:

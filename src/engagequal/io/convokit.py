@@ -60,7 +60,7 @@ def _ts_ms(v: Any) -> int | None:
     return None
 
 
-def read_convokit(path: PathLike, *, strict: bool = True) -> pa.Table:
+def read_convokit(path: PathLike, *, strict: bool = True, owner: str | None = None) -> pa.Table:
     """Read a ConvoKit corpus (folder or ``utterances.jsonl[.gz]``) into an event table.
 
     Parameters
@@ -72,7 +72,9 @@ def read_convokit(path: PathLike, *, strict: bool = True) -> pa.Table:
         line on a broken JSON line or an utterance without ``id``, speaker or
         usable ``timestamp`` (epoch seconds or ISO 8601); when False, set it
         aside and count it (``bad_json``, ``no_id``, ``no_speaker``,
-        ``no_timestamp``).
+        ``no_timestamp``, ``truncated``).
+    owner : str, optional
+        A speaker to store as the table's owner (the ego view opens on it).
 
     Returns
     -------
@@ -81,7 +83,8 @@ def read_convokit(path: PathLike, *, strict: bool = True) -> pa.Table:
         ``actor`` = speaker, ``target`` null (the author of ``reply_to``, or
         no one for a conversation's first utterance), ``kind`` ``"reply"``
         when the utterance replies, else ``"comment"``, ``event_id`` = ``id``,
-        ``parent`` = ``reply_to``, ``thread`` = ``conversation_id``.  An
+        ``parent`` = ``reply_to`` (``reply-to`` in corpora written by
+        ConvoKit's ``Corpus.dump``), ``thread`` = ``conversation_id``.  An
         utterance written by :func:`write_convokit` gets back its targets and
         kinds from its ``meta["engagequal"]``.  A repeated ``id`` is skipped
         (``duplicate_id``).
@@ -106,12 +109,9 @@ def read_convokit(path: PathLike, *, strict: bool = True) -> pa.Table:
     seen: set[str] = set()
     where = str(f)
     with open_maybe_compressed(f) as fh:
-        try:
-            for lineno, u in iter_json_lines(fh, where, problems):
-                _one(u, lineno, where, problems, rows, seen)
-        except (EOFError, OSError) as exc:
-            problems.bad("truncated", where, "end of file", f"truncated file ({exc})")
-    return rows.table("convokit", [path], problems)
+        for lineno, u in iter_json_lines(fh, where, problems):
+            _one(u, lineno, where, problems, rows, seen)
+    return rows.table("convokit", [path], problems, owner)
 
 
 def _one(u: Any, lineno: int, where: str, problems: Problems, rows: Rows,
@@ -140,7 +140,9 @@ def _one(u: Any, lineno: int, where: str, problems: Problems, rows: Rows,
         problems.skip("duplicate_id")
         return
     seen.add(uid)
-    reply_to = u.get("reply_to")
+    # "reply_to" in the format's documentation and the distributed corpora;
+    # "reply-to" in what ConvoKit's own Corpus.dump writes
+    reply_to = u["reply_to"] if "reply_to" in u else u.get("reply-to")
     parent = None if reply_to in (None, "") else str(reply_to)
     conv = u.get("conversation_id", u.get("root"))
     thread = None if conv in (None, "") else str(conv)
@@ -187,10 +189,12 @@ def write_convokit(
     One utterance per record (rows sharing ``record`` are one message sent to
     several people): ``id`` = the record, ``speaker`` = ``actor``,
     ``reply_to`` = ``parent``, ``conversation_id`` = ``thread`` (else the id),
-    ``timestamp`` = epoch seconds (an integer when whole).  ConvoKit has no
-    field for targets and kinds, so they are kept in
-    ``meta["engagequal"]["targets"]`` and :func:`read_convokit` gives back the
-    same rows.
+    ``timestamp`` = epoch seconds (an integer when whole).  The parent is
+    written under both ``reply_to`` (the documented name, which ConvoKit 3
+    and later read first) and ``reply-to`` (what ``Corpus.dump`` writes and
+    every ConvoKit version reads).  ConvoKit has no field for targets and
+    kinds, so they are kept in ``meta["engagequal"]["targets"]`` and
+    :func:`read_convokit` gives back the same rows.
 
     Examples
     --------
@@ -240,6 +244,7 @@ def write_convokit(
                 "id": rid, "speaker": str(actor[i]),
                 "conversation_id": str(thread[i]) if thread[i] is not None else None,
                 "reply_to": None if parent[i] is None else str(parent[i]),
+                "reply-to": None if parent[i] is None else str(parent[i]),
                 "timestamp": int(s) if s == int(s) else s,
                 "text": "" if texts[i] is None else str(texts[i]),
                 "meta": {META_KEY: {"targets": []}},
@@ -258,7 +263,7 @@ def write_convokit(
     _dump(out / "corpus.json", {})
     _dump(out / "index.json", {"utterances-index": {META_KEY: ["<class 'dict'>"]},
                                "speakers-index": {}, "conversations-index": {},
-                               "overall-index": {}, "version": 1})
+                               "overall-index": {}, "version": 1, "vectors": []})
     return out
 
 

@@ -118,8 +118,8 @@ def read_linkedin_export(path: PathLike, *, strict: bool = True, owner: str | No
     [{'actor': 'https://www.linkedin.com/in/ann', 'target': 'https://www.linkedin.com/in/bob',
       'kind': 'message'}]
     """
-    arch = Archive(path)
     problems = Problems("linkedin", strict)
+    arch = Archive(path, problems)
     rows = Rows()
     convs: dict[str, list[ChatMessage]] = {}
     sent: Counter[str] = Counter()

@@ -45,7 +45,8 @@ def _as_list(v: Any) -> list[str]:
     return []
 
 
-def read_mastodon_outbox(path: PathLike, *, strict: bool = True) -> pa.Table:
+def read_mastodon_outbox(path: PathLike, *, strict: bool = True,
+                         owner: str | None = None) -> pa.Table:
     """Read a Mastodon (ActivityPub) archive or ``outbox.json`` into an event table.
 
     Parameters
@@ -56,6 +57,8 @@ def read_mastodon_outbox(path: PathLike, *, strict: bool = True) -> pa.Table:
         Raise :class:`engagequal.errors.FormatError` (naming the file and the
         line, or the item's position) on broken JSON, a truncated archive or an
         activity without ``published``; when False, set it aside and count it.
+    owner : str, optional
+        The owner's actor URL, instead of ``actor.json``'s ``id``.
 
     Returns
     -------
@@ -97,21 +100,21 @@ def read_mastodon_outbox(path: PathLike, *, strict: bool = True) -> pa.Table:
     [{'actor': 'https://a.example/users/ann', 'target': 'https://b.example/users/bob',
       'kind': 'reply', 'parent': 'https://b.example/users/bob/statuses/1'}]
     """
-    arch = Archive(path)
     problems = Problems("mastodon", strict)
+    arch = Archive(path, problems)
     outbox = arch.find("outbox.json")
     if not outbox:
         if arch.names() == [arch.path.name]:
             outbox = arch.names()
         else:
-            raise FormatError(f"{path}: no outbox.json in the archive", path=str(path),
+            where = " before the point where the archive is cut" if arch.truncated else ""
+            raise FormatError(f"{path}: no outbox.json in the archive{where}", path=str(path),
                               location="archive", reason="no_outbox")
     name = outbox[0]
     where = arch.display(name)
     doc = parse_json(arch.read(name), where, problems)
-    owner: str | None = None
     actor_files = arch.find("actor.json")
-    if actor_files:
+    if actor_files and owner is None:
         actor_doc = parse_json(arch.read(actor_files[0]), arch.display(actor_files[0]), problems)
         if isinstance(actor_doc, dict) and isinstance(actor_doc.get("id"), str):
             owner = actor_doc["id"]

@@ -176,8 +176,8 @@ def read_facebook_export(path: PathLike, *, strict: bool = True, owner: str | No
 
 def _read_meta(path: PathLike, platform: str, strict: bool, owner: str | None,
                chain: bool) -> pa.Table:
-    arch = Archive(path)
     problems = Problems(platform, strict)
+    arch = Archive(path, problems)
     rows = Rows()
     if owner is None:
         owner = _profile_owner(arch, problems)

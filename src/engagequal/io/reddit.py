@@ -26,20 +26,28 @@ __all__ = ["read_reddit"]
 _DELETED = frozenset({"", "[deleted]", "[removed]"})
 
 
-def read_reddit(path: PathLike | Sequence[PathLike], *, strict: bool = True) -> pa.Table:
+def read_reddit(path: PathLike | Sequence[PathLike], *, strict: bool = True,
+                owner: str | None = None) -> pa.Table:
     """Read Reddit comments and submissions (JSON lines, plain or compressed).
 
     Parameters
     ----------
     path : path or sequence of paths
         JSON-lines file(s) (``.gz``, ``.bz2`` and ``.xz`` are read directly);
-        each line is a bare comment / submission object (Pushshift) or an API
-        *thing* ``{"kind": "t1", "data": {...}}``.  Comments and submissions
-        may be mixed or in separate files.
+        each line is a bare comment / submission object (Pushshift), an API
+        *thing* ``{"kind": "t1", "data": {...}}`` or an API ``Listing`` of
+        things (``{"kind": "Listing", "data": {"children": [...]}}``; ``more``
+        stubs are skipped).  Comments and submissions may be mixed or in
+        separate files.
     strict : bool, default True
         Raise :class:`engagequal.errors.FormatError` naming the file and the
         line on a broken JSON line or a record without ``id`` or
-        ``created_utc``; when False, set it aside and count it.
+        ``created_utc``; when False, set it aside and count it.  A truncated
+        compressed file raises naming the line where it breaks off, or
+        (lenient) keeps the lines before it and counts ``truncated``.
+    owner : str, optional
+        The account whose data this is (e.g. one's own comments), stored as
+        the table's owner for the ego view; Reddit dumps do not say.
 
     Returns
     -------
@@ -88,12 +96,21 @@ def read_reddit(path: PathLike | Sequence[PathLike], *, strict: bool = True) -> 
     for p in paths:
         where = str(p)
         with open_maybe_compressed(p) as fh:
-            try:
-                for lineno, obj in iter_json_lines(fh, where, problems):
-                    _one(obj, f"line {lineno}", where, problems, rows, seen)
-            except (EOFError, OSError) as exc:
-                problems.bad("truncated", where, "end of file", f"truncated file ({exc})")
-    return rows.table("reddit", paths, problems)
+            lines = iter_json_lines(fh, where, problems)
+            for lineno, obj in lines:
+                for thing in _things(obj):
+                    _one(thing, f"line {lineno}", where, problems, rows, seen)
+    return rows.table("reddit", paths, problems, owner)
+
+
+def _things(obj: Any) -> list[Any]:
+    """The records of one line: itself, or the children of an API Listing."""
+    if isinstance(obj, dict) and obj.get("kind") == "Listing":
+        data = obj.get("data")
+        children = data.get("children") if isinstance(data, dict) else None
+        return [c for c in children or [] if not (isinstance(c, dict)
+                                                   and c.get("kind") == "more")]
+    return [obj]
 
 
 def _one(obj: Any, loc: str, where: str, problems: Problems, rows: Rows, seen: set[str]) -> None:

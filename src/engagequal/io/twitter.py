@@ -23,7 +23,7 @@ from engagequal.io._common import (
     Rows,
     add_chat,
     iso_to_ms,
-    parse_json,
+    parse_json_array,
 )
 
 __all__ = ["read_twitter_archive"]
@@ -32,6 +32,7 @@ _TWEETS = re.compile(r"(^|/)tweets?(-part\d+)?\.js$")
 _DMS = re.compile(r"(^|/)direct-messages(-part\d+)?\.js$")
 _GROUP_DMS = re.compile(r"(^|/)direct-messages-group(-part\d+)?\.js$")
 _ACCOUNT = re.compile(r"(^|/)account\.js$")
+_RT = re.compile(r"^RT @([A-Za-z0-9_]+):?")
 _STATUS_URL = re.compile(r"^https?://(?:mobile\.)?(?:twitter|x)\.com/([A-Za-z0-9_]+)/status(?:es)?/"
                          r"(\d+)", re.IGNORECASE)
 
@@ -40,8 +41,10 @@ def _js_array(arch: Archive, name: str, problems: Problems) -> list[Any]:
     """The JSON array assigned in one ``window.YTD...`` file (line numbers kept)."""
     text = arch.read(name).decode("utf-8-sig", "replace")
     eq = text.find("=")
-    body = text[eq + 1:] if eq >= 0 and text.lstrip().startswith("window.") else text
-    doc = parse_json(body, arch.display(name), problems)
+    # keep the assignment's line breaks, so that JSON errors give the file's line
+    body = (text[:eq].count("\n") * "\n" + text[eq + 1:]
+            if eq >= 0 and text.lstrip().startswith("window.") else text)
+    doc = parse_json_array(body, arch.display(name), problems)
     if doc is None:
         return []
     if not isinstance(doc, list):
@@ -95,19 +98,30 @@ def read_twitter_archive(path: PathLike, *, strict: bool = True, owner: str | No
     Every tweet in the archive is the owner's.  Per tweet (``event_id`` =
     ``id_str``), in this order:
 
-    * a retweet (text ``RT @name: ...``): one ``"retweet"`` row aimed at the
-      retweeted account (its mentions are the original tweet's, not counted);
+    * a retweet (text ``RT @name: ...``, the account found by its name among
+      the mentions; or an embedded ``retweeted_status``): one ``"retweet"``
+      row aimed at the retweeted account (its mentions are the original
+      tweet's, not counted);
     * a reply (``in_reply_to_status_id_str``): a ``"reply"`` row aimed at
       ``in_reply_to_user_id_str``, ``parent`` = the replied-to tweet;
-    * a quote (a link ``twitter.com/<name>/status/<id>`` to another account's
-      tweet among its URLs, or ``quoted_status_id_str``): a ``"quote"`` row;
+    * a quote (an embedded ``quoted_status`` naming its author, as API-style
+      tweets have, else a link ``twitter.com/<name>/status/<id>`` or
+      ``x.com/...`` to another account's tweet among its URLs): a ``"quote"``
+      row aimed at that account (``@name`` when the archive never gives its id);
     * one ``"mention"`` row per other account in ``entities.user_mentions``;
     * a tweet with none of these: one row aimed at no one (``"comment"``).
 
     Direct messages give one ``"message"`` row per recipient (``recipientId``;
     in a group, every other participant seen in the conversation), with
-    ``event_id`` = ``dm:<id>`` and ``thread`` = ``conversationId``.  Likes and
-    follows carry no time in the archive and are not read.
+    ``event_id`` = ``dm:<id>`` and ``thread`` = ``conversationId``; a reaction
+    to a direct message (its ``reactions``) is a ``"reaction"`` row from the
+    reacting account to the message's sender (``event_id`` =
+    ``dm:<id>:reaction:<eventId>``, same thread, no parent).  Likes and follows
+    carry no time in the archive and are not read.
+
+    A truncated zip is read as far as it goes in lenient mode (docs/loaders.md,
+    "Malformed input"): a cut ``tweets.js`` gives the tweets before the cut,
+    and the rest counts once as ``bad_json``.
 
     Examples
     --------
@@ -127,8 +141,8 @@ def read_twitter_archive(path: PathLike, *, strict: bool = True, owner: str | No
     >>> t.schema.metadata[b"engagequal.owner"]
     b'1'
     """
-    arch = Archive(path)
     problems = Problems("twitter", strict)
+    arch = Archive(path, problems)
     names = arch.names()
     for n in names:
         if _ACCOUNT.search(n) and owner is None:
@@ -188,17 +202,27 @@ def _tweet_targets(tw: dict[str, Any], owner: str,
     mentions = [m for m in (tw.get("entities") or {}).get("user_mentions") or []
                 if isinstance(m, dict) and m.get("id_str")]
     text = str(tw.get("full_text") or tw.get("text") or "")
-    if text.startswith("RT @") and mentions:
-        return [(str(mentions[0]["id_str"]), "retweet")]
+    rt_user = _user_id(tw.get("retweeted_status"))
+    if rt_user is not None:  # API-style tweet objects name the retweeted tweet
+        return [(rt_user, "retweet")]
+    rt = _RT.match(text)
+    if rt:  # the archive: "RT @name: ...", the name among the mentions
+        name = rt.group(1).lower()
+        uid = next((str(m["id_str"]) for m in mentions
+                    if str(m.get("screen_name", "")).lower() == name), None)
+        if uid is None:
+            uid = names_to_ids.get(name, str(mentions[0]["id_str"]) if mentions else "@" + name)
+        return [(uid, "retweet")]
     out: list[tuple[str | None, str]] = []
     if tw.get("in_reply_to_status_id_str"):
         out.append((tw.get("in_reply_to_user_id_str") or None, "reply"))
-    quoted: str | None = None
-    for u in (tw.get("entities") or {}).get("urls") or []:
-        hit = _STATUS_URL.match(str((u or {}).get("expanded_url") or ""))
-        if hit:
-            quoted = names_to_ids.get(hit.group(1).lower(), "@" + hit.group(1).lower())
-            break
+    quoted = _user_id(tw.get("quoted_status"))
+    if quoted is None:
+        for u in (tw.get("entities") or {}).get("urls") or []:
+            hit = _STATUS_URL.match(str((u or {}).get("expanded_url") or ""))
+            if hit:
+                quoted = names_to_ids.get(hit.group(1).lower(), "@" + hit.group(1).lower())
+                break
     if quoted is not None and quoted != owner:
         out.append((quoted, "quote"))
     have = {t for t, _ in out}
@@ -210,6 +234,16 @@ def _tweet_targets(tw: dict[str, Any], owner: str,
     if not out:
         out.append((None, "comment"))
     return out
+
+
+def _user_id(tweet: Any) -> str | None:
+    """The author id of an embedded tweet object (``quoted_status``,
+    ``retweeted_status``: API-style tweets), else None."""
+    if not isinstance(tweet, dict):
+        return None
+    user = tweet.get("user")
+    uid = user.get("id_str") if isinstance(user, dict) else None
+    return str(uid) if uid else None
 
 
 def _conversation(item: Any, where: str, loc: str, problems: Problems, rows: Rows,
@@ -232,6 +266,7 @@ def _conversation(item: Any, where: str, loc: str, problems: Problems, rows: Row
                 people.extend(str(x) for x in v.get(key) or [])
     people = list(dict.fromkeys(people))
     chat: list[tuple[str, str, int, list[tuple[str | None, str]]]] = []
+    reactions: list[tuple[str, str, int, str]] = []
     for j, m in enumerate(msgs):
         mc = m.get("messageCreate")
         if not isinstance(mc, dict):
@@ -259,4 +294,18 @@ def _conversation(item: Any, where: str, loc: str, problems: Problems, rows: Row
             problems.skip("dm_without_recipient")
             continue
         chat.append((eid, str(sender), ts, [(t, "message") for t in targets]))
+        for k, r in enumerate(mc.get("reactions") or []):
+            who = r.get("senderId") if isinstance(r, dict) else None
+            if not who:
+                continue
+            try:
+                rts = iso_to_ms(str(r.get("createdAt")))
+            except ValueError:
+                rts = ts
+            rid = f"{eid}:reaction:{r.get('eventId') or k}"
+            if rid not in seen:
+                seen.add(rid)
+                reactions.append((rid, str(who), rts, str(sender)))
     add_chat(rows, chat, cid or None, chain)
+    for rid, who, rts, sender in reactions:
+        rows.add(rid, who, rts, [(sender, "reaction")], thread=cid or None)
