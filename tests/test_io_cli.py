@@ -33,3 +33,41 @@ def test_analyze_from_errors(tmp_path: Path, capsys: pytest.CaptureFixture[str])
     parser_choices = {"mbox", "maildir", "twitter", "linkedin", "instagram", "facebook",
                       "mastodon", "reddit", "convokit"}
     assert parser_choices == set(FORMATS)
+
+
+def _twitter_zip(path: Path, cut: bool = False) -> Path:
+    import zipfile
+
+    from test_io_twitter import MANY
+
+    with zipfile.ZipFile(path, "w", compression=zipfile.ZIP_DEFLATED) as zf:
+        for name, text in MANY.items():
+            zf.writestr(name, text)
+    if cut:
+        data = path.read_bytes()
+        start = data.index(b"data/tweets.js")
+        path.write_bytes(data[: (start + len(data)) // 2])
+    return path
+
+
+def test_analyze_opens_on_the_archive_owner(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    """The archive names its owner (account.js): the report's ego view is the owner's."""
+    z = _twitter_zip(tmp_path / "twitter-2024.zip")
+    assert main(["analyze", "--from", "twitter", str(z), "-o", str(tmp_path / "rep"),
+                 "--no-html", "--no-progress"]) == 0
+    cap = capsys.readouterr()
+    assert "archive owner: 100" in cap.err
+    assert "<engagequal.Ego '100':" in cap.out
+
+
+def test_analyze_lenient_reads_a_cut_archive(tmp_path: Path,
+                                             capsys: pytest.CaptureFixture[str]) -> None:
+    z = _twitter_zip(tmp_path / "cut.zip", cut=True)
+    assert main(["analyze", "--from", "twitter", str(z), "-o", str(tmp_path / "a"),
+                 "--no-html", "--no-progress"]) == 2
+    assert "cut.zip: archive: truncated" in capsys.readouterr().err
+    assert main(["analyze", "--from", "twitter", str(z), "-o", str(tmp_path / "b"),
+                 "--no-html", "--no-progress", "--lenient"]) == 0
+    cap = capsys.readouterr()
+    assert "archive owner: 100" in cap.err and "<engagequal.Ego '100':" in cap.out
