@@ -2,8 +2,11 @@
 
 Each message gives one ``"email"`` event per recipient, with its reply tree
 from ``Message-ID``, ``In-Reply-To`` and ``References``.  Only the header block
-of each message is parsed; bodies are skipped, and an mbox is read one line at
-a time, so memory stays bounded by the headers kept, not by the file.
+of each message is parsed: an mbox is read in 1 MiB blocks and bodies are
+skipped by searching for the next envelope line.  What is kept of a message
+(ids, sender, time, recipients) goes into Arrow columns every few thousand
+messages, so memory grows with the number of messages (a few hundred bytes
+each, about the size of the table returned), never with the bodies.
 """
 
 from __future__ import annotations
