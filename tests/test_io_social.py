@@ -118,6 +118,10 @@ def _meta(root: Path, instagram: bool) -> Path:
         c.write_text(json.dumps({"comments_v2": [{"timestamp": 1704200000, "data": [
             {"comment": {"timestamp": 1704200000, "comment": "nice", "author": "José"}}],
             "title": _mojibake("José") + " commented on Bob's post."}]}))
+        lk = root / "comments_and_reactions" / "likes_and_reactions_1.json"
+        lk.write_text(json.dumps([{"timestamp": 1704300000, "data": [
+            {"reaction": {"reaction": "LIKE", "actor": _mojibake("José")}}],
+            "title": _mojibake("José") + " reacted to " + _mojibake("Zoë") + "'s photo."}]))
     return root
 
 
@@ -140,8 +144,17 @@ def test_instagram_exact(tmp_path: Path) -> None:
 def test_facebook_exact_and_broken_json(tmp_path: Path) -> None:
     root = _meta(tmp_path / "fb", False)
     t = read_facebook_export(root)
-    rows = [(r["actor"], r["target"], r["kind"]) for r in t.to_pylist()]
-    assert rows[-1] == ("José", "Bob", "comment")  # target read from the title
+    got = [(r["actor"], r["target"], r["kind"], r["event_id"], r["parent"], r["thread"])
+           for r in t.to_pylist()]
+    assert got == [
+        ("José", "Bob", "message", "inbox/bob_123#0", None, "inbox/bob_123"),
+        ("Bob", "José", "message", "inbox/bob_123#1", "inbox/bob_123#0", "inbox/bob_123"),
+        ("José", "Bob", "reaction", "inbox/bob_123#1:reaction:José", None, "inbox/bob_123"),
+        ("José", "Bob", "comment", "comment:1", None, "comment:1"),  # target from the title
+        ("José", "Zoë", "like", "like:2", None, "like:2"),  # mojibake repaired in the title
+    ]
+    assert t["ts"].cast("int64").to_pylist() == [1704103200000, 1704103260000, 1704103260000,
+                                                 1704200000000, 1704300000000]
     assert owner_of(t) == "José"
     f = root / "messages" / "inbox" / "bob_123" / "message_1.json"
     f.write_text(f.read_text()[:-30])
@@ -277,7 +290,7 @@ def test_meta_message_without_time_and_cut_zip(tmp_path: Path) -> None:
     assert ei.value.reason == "bad_message"
     t = read_facebook_export(root, strict=False)
     assert load_info(t).set_aside == {"bad_message": 1}
-    assert [r["kind"] for r in t.to_pylist()] == ["message", "reaction", "comment"]
+    assert [r["kind"] for r in t.to_pylist()] == ["message", "reaction", "comment", "like"]
     # the export as a zip cut short: the profile and the first thread read, the
     # second thread (cut) set aside as broken JSON
     root = _meta(tmp_path / "ig", True)
