@@ -138,7 +138,35 @@ class Report:
 
     @classmethod
     def from_parquet(cls, folder: str | os.PathLike[str]) -> Report:
-        """Read a report written by :meth:`to_parquet` (or ``engagequal analyze``)."""
+        """Read a report written by :meth:`to_parquet` (or ``engagequal analyze``).
+
+        Parameters
+        ----------
+        folder : path
+            A folder holding ``users.parquet`` or ``summary.parquet`` (and
+            any other table of the report).
+
+        Returns
+        -------
+        Report
+
+        Raises
+        ------
+        OptionError
+            ``folder`` is not a folder of report tables.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> folder = tempfile.mkdtemp()
+        >>> _ = r.to_parquet(folder, overwrite=True)
+        >>> Report.from_parquet(folder).users.equals(r.users)
+        True
+        """
         import pyarrow.parquet as pq
 
         base = Path(folder)
@@ -159,7 +187,32 @@ class Report:
         return {name: getattr(self, name) for name in MAIN}
 
     def table(self, name: str) -> pa.Table:
-        """A main table (``users``, ``dyads``, ...) or a detail table by name."""
+        """A main table (``users``, ``dyads``, ...) or a detail table by name.
+
+        Parameters
+        ----------
+        name : str
+            One of ``users``, ``dyads``, ``threads``, ``layers``, ``summary``,
+            ``dropped``, or a key of ``details`` (e.g. ``layers_tie``).
+
+        Returns
+        -------
+        pyarrow.Table
+
+        Raises
+        ------
+        OptionError
+            No table has that name.
+
+        Examples
+        --------
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> r.table("dyads").column_names[:4]
+        ['u', 'v', 'w_uv', 'w_vu']
+        """
         if name in MAIN:
             t: pa.Table = getattr(self, name)
             return t
@@ -173,7 +226,26 @@ class Report:
         return self.users.__arrow_c_stream__(requested_schema)
 
     def to_pandas(self, name: str = "users") -> Any:
-        """One table as a pandas DataFrame (needs pandas)."""
+        """One table as a pandas DataFrame (needs pandas).
+
+        Parameters
+        ----------
+        name : str, default "users"
+            The table (see :meth:`table`).
+
+        Returns
+        -------
+        pandas.DataFrame
+
+        Examples
+        --------
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> r.to_pandas("dyads").shape
+        (2, 10)
+        """
         try:
             import pandas  # noqa: F401
         except ImportError as exc:  # pragma: no cover - pandas is in the test extra
@@ -183,7 +255,29 @@ class Report:
         return self.table(name).to_pandas()
 
     def to_polars(self, name: str = "users") -> Any:
-        """One table as a polars DataFrame (needs polars)."""
+        """One table as a polars DataFrame (needs polars).
+
+        ``pl.DataFrame(report)`` gives the ``users`` table too (the report
+        speaks the Arrow PyCapsule protocol); ``pl.from_arrow`` would not.
+
+        Parameters
+        ----------
+        name : str, default "users"
+            The table (see :meth:`table`).
+
+        Returns
+        -------
+        polars.DataFrame
+
+        Examples
+        --------
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> r.to_polars().height
+        3
+        """
         try:
             import polars as pl
         except ImportError as exc:  # pragma: no cover - polars is in the test extra
@@ -196,7 +290,34 @@ class Report:
                    details: bool = True) -> list[Path]:
         """Write every table to ``folder/<name>.parquet``; returns the paths.
 
-        Refuses to replace existing files unless ``overwrite=True``.
+        Parameters
+        ----------
+        folder : path
+            Created if absent.
+        overwrite : bool, default False
+            Replace tables already in ``folder``.
+        details : bool, default True
+            Also write the per-family detail tables (``layers_tie``, ...).
+
+        Returns
+        -------
+        list of pathlib.Path
+
+        Raises
+        ------
+        OptionError
+            ``folder`` already holds one of the tables and ``overwrite`` is False.
+
+        Examples
+        --------
+        >>> import tempfile
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> paths = r.to_parquet(tempfile.mkdtemp())
+        >>> {"users", "dyads", "layers_tie"} <= {p.stem for p in paths}
+        True
         """
         import pyarrow.parquet as pq
 
@@ -218,8 +339,35 @@ class Report:
 
     def to_html(self, path: str | os.PathLike[str], *, overwrite: bool = True,
                 title: str = "engagequal report") -> Path:
-        """Write a self-contained HTML report (needs matplotlib for the figures;
-        see :func:`engagequal.html.write_html`)."""
+        """Write a self-contained HTML report (see :func:`engagequal.html.write_html`).
+
+        The figures (matplotlib, extra ``plot``) are embedded as images, so
+        the page needs no network access.
+
+        Parameters
+        ----------
+        path : path
+            The ``.html`` file to write.
+        overwrite : bool, default True
+            Replace an existing file.
+        title : str
+            The page title.
+
+        Returns
+        -------
+        pathlib.Path
+
+        Examples
+        --------
+        >>> import os, tempfile
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> out = r.to_html(os.path.join(tempfile.mkdtemp(), "report.html"))
+        >>> out.read_text(encoding="utf-8").startswith("<!DOCTYPE html>")
+        True
+        """
         from engagequal.html import write_html
 
         out: Path = write_html(self, path, overwrite=overwrite, title=title)
@@ -229,7 +377,31 @@ class Report:
     def ego(self, user: Any, *, top: int = 10) -> Ego:
         """One person's view: their row, layers, top ties and conversations.
 
-        Raises ``KeyError`` when ``user`` is not in the report.
+        Parameters
+        ----------
+        user : id
+            An original user id.
+        top : int, default 10
+            How many ties and conversation partners to keep (strongest first).
+
+        Returns
+        -------
+        Ego
+
+        Raises
+        ------
+        KeyError
+            ``user`` is not in the report.
+
+        Examples
+        --------
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> e = r.ego("a")
+        >>> e.row["connections"], e.ties.column("partner").to_pylist()
+        (1, ['b', 'c'])
         """
         row = _rows_where(self.users, "user", user)
         if row.num_rows == 0:
@@ -256,7 +428,18 @@ class Report:
 
     # ------------------------------------------------------------ display
     def headline(self) -> dict[str, Any]:
-        """The summary row as a dict (empty when there is no summary)."""
+        """The summary row as a dict (empty when there is no summary).
+
+        Examples
+        --------
+        >>> import engagequal as eq
+        >>> r = eq.analyze({"actor": ["a", "b", "a"], "target": ["b", "a", "c"],
+        ...                 "ts": [0, 60, 120], "kind": ["message", "reply", "like"]},
+        ...                layer_method="rank")
+        >>> h = r.headline()
+        >>> h["events"], h["users"], h["arc"]
+        (3, 3, 0.6666666666666666)
+        """
         if self.summary.num_rows == 0:
             return {}
         out: dict[str, Any] = self.summary.to_pylist()[0]
