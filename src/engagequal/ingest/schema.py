@@ -65,6 +65,11 @@ class ColumnMap:
     ``None`` means the role is absent (only ``kind``, ``event_id``, ``parent``,
     ``thread`` and ``weight`` may be absent; ``target`` only when ``parent``
     is given).
+
+    Examples
+    --------
+    >>> ColumnMap(actor="from_user", target="to_user", ts="sent_at").roles()
+    {'actor': 'from_user', 'target': 'to_user', 'ts': 'sent_at', 'kind': 'kind'}
     """
 
     actor: str = "actor"
