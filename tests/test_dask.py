@@ -1,7 +1,8 @@
-"""engagequal.dask.analyze on real local clusters equals the in-memory tables."""
+"""engagequal.dask.analyze on real local clusters: the same Report as engagequal.analyze."""
 
 from __future__ import annotations
 
+import glob
 import itertools
 import os
 import signal
@@ -32,9 +33,23 @@ from dask.delayed import delayed  # noqa: E402
 from conftest import data_path  # noqa: E402
 from engagequal.distributed import partials as P  # noqa: E402
 from engagequal.kernels.dyads import aggregate_dyads  # noqa: E402
-from engagequal.synth import simple_events  # noqa: E402
+from engagequal.testing import assert_tables_equal  # noqa: E402
+from engagequal.testing.strategies import event_tables  # noqa: E402
 
-LEVELS = ("global", "user", "dyad")
+TREE = {"event_id": "event_id", "parent": "parent"}
+TREE_THREAD = {**TREE, "thread": "thread"}
+MAIN = ("users", "dyads", "threads", "layers", "summary", "dropped")
+#: the natural layers' null-model p-values compare a null statistic with the
+#: observed one for equality; partial sums added in another order move the
+#: observed one by an ulp and can flip a tie (see docs/dask.md)
+NULL_MODEL_COLUMNS = frozenset({"null_p", "chance", "chance_share", "layer_null_p",
+                                "layer_chance"})
+
+
+#: floats equal up to summation order: relative 1e-9 (the default), and 1e-12
+#: absolute for values that are zero in one order of additions (diversity
+#: 1 - 1/exp(H) of one partner)
+ATOL = 1e-12
 
 
 @pytest.fixture(scope="module")
@@ -45,33 +60,29 @@ def client() -> Iterator[Any]:
         yield c
 
 
-def assert_tables_equal(got: pa.Table, want: pa.Table) -> None:
-    """Same schema, rows and values; floats equal up to summation order."""
-    assert got.schema == want.schema
-    assert got.num_rows == want.num_rows
-    for name in want.column_names:
-        a, b = got.column(name), want.column(name)
-        assert a.null_count == b.null_count, name
-        if pa.types.is_floating(b.type):
-            assert np.array_equal(a.is_null().to_numpy(zero_copy_only=False),
-                                  b.is_null().to_numpy(zero_copy_only=False)), name
-            x = a.fill_null(0.0).to_numpy()
-            y = b.fill_null(0.0).to_numpy()
-            np.testing.assert_allclose(x, y, rtol=1e-12, atol=1e-300, err_msg=name)
-        else:
-            assert a.equals(b), name
+def _comparable(t: pa.Table, skip: frozenset[str]) -> pa.Table:
+    keep = [c for c, f in zip(t.column_names, t.schema, strict=True)
+            if c not in skip and not pa.types.is_null(f.type)]
+    return t.select(keep)
 
 
-def assert_same_as_memory(res: Any, table: pa.Table, *, delta: Any = "7D",
-                          **options: Any) -> None:
-    read = {k: options.pop(k) for k in list(options)
-            if k in ("actor", "target", "ts", "kind", "weight", "strict")}
-    for level in LEVELS:
-        want = eq.reciprocity(table, level=level, **options, **read)
-        assert_tables_equal(res[f"reciprocity_{level}"], want)
-    if "responsiveness" in res.tables:
-        want = eq.responsiveness(table, delta=delta, window=options.get("window"), **read)
-        assert_tables_equal(res["responsiveness"], want)
+def assert_reports_equal(got: eq.Report, want: eq.Report, *, natural: bool = False) -> None:
+    """Every table of the two reports equal (floats up to summation order)."""
+    skip = NULL_MODEL_COLUMNS if natural else frozenset()
+    assert set(want.details) <= set(got.details), set(want.details) - set(got.details)
+    for name, t in want.details.items():
+        try:
+            assert_tables_equal(_comparable(got.details[name], skip), _comparable(t, skip),
+                                atol=ATOL)
+        except AssertionError as exc:
+            raise AssertionError(f"details[{name!r}]: {exc}") from exc
+    for name in MAIN:
+        try:
+            assert_tables_equal(_comparable(getattr(got, name), skip),
+                                _comparable(getattr(want, name), skip), atol=ATOL)
+        except AssertionError as exc:
+            raise AssertionError(f"report.{name}: {exc}") from exc
+    assert "dask_profile" in got.details and got.options["dask"]["partitions"] >= 1
 
 
 def frame(table: pa.Table, cuts: Sequence[int]) -> Any:
@@ -82,107 +93,175 @@ def frame(table: pa.Table, cuts: Sequence[int]) -> Any:
     return dd.from_delayed([delayed(p) for p in pieces], meta=df.iloc[:0], verify_meta=False)
 
 
-KINDS = ["like", "comment", "reply", "message", "share"]
+def both(table: pa.Table, cuts: Sequence[int], client: Any, **options: Any
+         ) -> tuple[eq.Report, eq.Report]:
+    got = eq.dask.analyze(frame(table, cuts), client, **options)
+    want = eq.analyze(table, progress=False, **options)
+    return got, want
 
 
 @st.composite
-def streams(draw: Any) -> tuple[pa.Table, list[int]]:
-    n = draw(st.integers(1, 60))
-    users = st.integers(0, 9)
-    actor = draw(st.lists(users, min_size=n, max_size=n))
-    target = draw(st.lists(users, min_size=n, max_size=n))
-    ts = draw(st.lists(st.integers(0, 3 * 86_400), min_size=n, max_size=n))
-    kind = draw(st.lists(st.sampled_from(KINDS), min_size=n, max_size=n))
-    cuts = draw(st.lists(st.integers(0, n), max_size=5))
-    table = pa.table({"actor": pa.array(actor, pa.int64()), "target": pa.array(target, pa.int64()),
-                      "ts": pa.array(ts, pa.int64()), "kind": pa.array(kind)})
-    return table, cuts
+def streams(draw: Any) -> tuple[pa.Table, list[int], dict[str, str]]:
+    mapping = draw(st.sampled_from([{}, TREE, TREE_THREAD]))
+    table = draw(event_tables(min_events=1, max_events=40, reply_trees=bool(mapping)))
+    if mapping == TREE_THREAD:  # threads that cut some trees: cross-thread parents
+        n = table.num_rows
+        thread = draw(st.lists(st.sampled_from(["a", "b", "c"]), min_size=n, max_size=n))
+        table = table.append_column("thread", pa.array(thread))
+    cuts = draw(st.lists(st.integers(0, table.num_rows), max_size=4))
+    return table, cuts, mapping
 
 
-@settings(max_examples=12)
+@settings(max_examples=12, deadline=None)
 @given(data=streams())
-def test_hypothesis_streams_equal_memory(client: Any, data: tuple[pa.Table, list[int]]) -> None:
-    table, cuts = data
-    res = eq.dask.analyze(frame(table, cuts), client, delta="1D")
-    assert res.profile["partitions"] == len(cuts) + 1
-    assert res.accounting.rows_in == table.num_rows
-    assert_same_as_memory(res, table, delta="1D")
+def test_hypothesis_reports_equal_memory(client: Any,
+                                         data: tuple[pa.Table, list[int], dict[str, str]]
+                                         ) -> None:
+    table, cuts, mapping = data
+    got, want = both(table, cuts, client, kind="kind", layer_method="rank", delta="30D",
+                     **mapping)
+    assert got.options["dask"]["partitions"] == len(cuts) + 1
+    assert_reports_equal(got, want)
 
 
-def test_partitions_and_empty_partitions_do_not_change_results(client: Any) -> None:
-    table = simple_events(60, 3000, seed=3)
-    runs = [[], [1500], [0, 0, 700, 700, 2999, 3000, 3000], list(range(100, 3000, 250))]
-    for cuts in runs:
-        res = eq.dask.analyze(frame(table, cuts), client, fanin=2)
-        assert_same_as_memory(res, table)
+@pytest.fixture(scope="module")
+def population() -> pa.Table:
+    return eq.synth.population(150, 4000, seed=4)[0]
 
 
-def test_string_ids_window_decay_and_min_weight(client: Any) -> None:
-    t = simple_events(40, 2000, seed=5)
-    names = pa.array([f"user-{i:03d}" for i in range(40)])
-    table = t.set_column(0, "src", names.take(t.column("actor")))
-    table = table.set_column(1, "dst", names.take(t.column("target")))
-    opts = {"window": (1_600_000_000 + 30 * 86_400, 1_600_000_000 + 200 * 86_400),
-            "half_life": "30D", "min_weight": 0.5}
-    res = eq.dask.analyze(frame(table, [500, 1000, 1000]), client, actor="src", target="dst",
-                          **opts)
-    assert_same_as_memory(res, table, actor="src", target="dst", **opts)
+@pytest.mark.parametrize("cuts", [[], [1300, 2700], [500, 1000, 1000, 1800, 2600, 3300, 3900],
+                                  [0, 0, 4000]], ids=["1", "3", "7+empty", "all-in-one"])
+def test_partitions_and_empty_partitions_do_not_change_results(
+        client: Any, population: pa.Table, cuts: list[int]) -> None:
+    got, want = both(population, cuts, client, **TREE)
+    assert_reports_equal(got, want, natural=True)
 
 
-def test_all_events_in_one_of_many_partitions_and_no_events(client: Any) -> None:
-    table = pa.table({"actor": [1, 2, 2], "target": [2, 1, 2], "ts": [0, 5, 9],
-                      "kind": ["message", "message", "reply"]})
-    res = eq.dask.analyze(frame(table, [0, 0, 3, 3]), client)
-    assert_same_as_memory(res, table)
-    assert res["reciprocity_global"].column("self_interactions").to_pylist() == [1]
-    assert res["responsiveness"].column("median_response_s").to_pylist() == [None, 5.0]
+@pytest.mark.parametrize("method", ["rank", "frequency", "natural"])
+@pytest.mark.parametrize("mapping", [{}, TREE, TREE_THREAD], ids=["flat", "tree", "thread"])
+def test_layer_methods_and_thread_columns(client: Any, population: pa.Table, method: str,
+                                          mapping: dict[str, str]) -> None:
+    got, want = both(population, [900, 2000, 3100], client, layer_method=method, **mapping)
+    assert_reports_equal(got, want, natural=method == "natural")
+
+
+def test_natural_layers_without_null_model_run_in_blocks_and_are_exact(
+        client: Any, population: pa.Table) -> None:
+    opts = {"layer_options": {"null_model": None}}
+    got, want = both(population, [1000, 2000, 3000], client, **opts, **TREE)
+    assert_reports_equal(got, want)
+    assert got.options["dask"]["tasks"]["layer_tables"]["tasks"] == 4
+
+
+def test_string_ids_window_decay_and_min_weight(client: Any, population: pa.Table) -> None:
+    names = pa.array([f"user-{i}" for i in range(2000)])
+    codes = pa.chunked_array([pa.array(np.unique(np.concatenate([
+        population["actor"].to_numpy(), population["target"].drop_null().to_numpy()])))])
+    table = population
+    for col in ("actor", "target"):
+        idx = pa.compute.index_in(table[col], value_set=codes.combine_chunks())
+        table = table.set_column(table.column_names.index(col), col, names.take(idx))
+    t0 = population["ts"].to_numpy().min()
+    opts = {"window": (int(t0) + 30 * 86_400, int(t0) + 200 * 86_400), "half_life": "30D",
+            "min_weight": 0.5, "metrics": ["reciprocity", "layers", "quality", "conversations"]}
+    got, want = both(table, [1500, 1500, 3000], client, **opts, **TREE)
+    assert_reports_equal(got, want, natural=True)
+
+
+def test_lenient_duplicates_and_cycles_across_partitions(client: Any) -> None:
+    # event 3 twice (rows 2 and 5, in different partitions); 7 -> 8 -> 7 is a
+    # cycle split over two partitions; 11 replies to a missing parent
+    table = pa.table({
+        "actor": [1, 2, 1, 3, 2, 3, 1, 2, 3, 1],
+        "target": [2, None, None, 1, None, 2, 2, None, None, None],
+        "ts": [0, 10, 20, 30, 40, 20, 60, 70, 80, 90],
+        "event_id": [1, 2, 3, 4, 5, 3, 7, 8, 9, 11],
+        "parent": [None, 1, 2, 3, 4, 1, 8, 7, 8, 99],
+    })
+    got, want = both(table, [3, 7], client, strict=False, **TREE)
+    assert_reports_equal(got, want, natural=True)
+    acc = got.options["dask"]["accounting"]
+    mem = eq.read_events(table, strict=False, **TREE).accounting
+    assert acc.set_aside_rows.equals(mem.set_aside_rows)
+    assert dict(acc.notes) == dict(mem.notes) and mem.notes["orphan_parent"] >= 1
+    with pytest.raises(eq.errors.InputError):
+        eq.dask.analyze(frame(table, [3, 7]), client, **TREE)
+
+
+def _college_msg() -> pa.Table:
+    path = data_path("college-msg", "CollegeMsg.txt")
+    return pacsv.read_csv(path, read_options=pacsv.ReadOptions(
+        column_names=["actor", "target", "ts"]), parse_options=pacsv.ParseOptions(delimiter=" "))
 
 
 def test_college_msg_parquet_glob_equals_memory(client: Any, tmp_path: Path) -> None:
-    path = data_path("college-msg", "CollegeMsg.txt")
-    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
-        column_names=["actor", "target", "ts"]), parse_options=pacsv.ParseOptions(delimiter=" "))
+    table = _college_msg()
     for i, start in enumerate(range(0, table.num_rows, 20_000)):
         pq.write_table(table.slice(start, 20_000), tmp_path / f"part-{i}.parquet",
                        row_group_size=7_000)
-    res = eq.dask.analyze(str(tmp_path / "*.parquet"), client)
-    assert res.profile["partitions"] >= 3
-    assert_same_as_memory(res, table)
+    got = eq.dask.analyze(str(tmp_path / "*.parquet"), client, layer_method="rank")
+    want = eq.analyze(table, layer_method="rank", progress=False)
+    assert got.options["dask"]["partitions"] >= 3
+    assert_reports_equal(got, want)
     # the published figure: 63.6% of the ties are reciprocated (SNAP)
-    arc = res["reciprocity_global"].column("arc")[0].as_py()
-    assert arc == pytest.approx(0.636, abs=0.001)
+    assert got.summary.column("arc")[0].as_py() == pytest.approx(0.636, abs=0.001)
 
 
-def test_worker_killed_mid_job_does_not_change_result() -> None:
-    table = simple_events(300, 40_000, seed=11)
+@pytest.mark.parametrize("mapping", [{}, {"thread": None}], ids=["thread", "no-thread"])
+def test_apache_mbox_equals_memory(client: Any, mapping: dict[str, Any]) -> None:
+    from engagequal.io import READ_OPTIONS, read_mbox
+
+    files = sorted(glob.glob(str(data_path("apache-mbox") / "*.mbox")))
+    table = read_mbox(files).drop_columns(["record"])
+    opts = {**READ_OPTIONS, **mapping}
+    opts = {k: v for k, v in opts.items() if v is not None}
+    got, want = both(table, [200, 450], client, **opts)
+    assert got.threads.num_rows == want.threads.num_rows > 100
+    assert_reports_equal(got, want, natural=True)
+
+
+def test_twitter16_trees_equal_memory(client: Any) -> None:
+    from engagequal.metrics.conversations import propagation_tree_table
+
+    table = propagation_tree_table(data_path("twitter16-trees", "twitter16_tree.tar.gz"))
+    table = table.slice(0, 120_000)  # a third of the trees keeps the test short
+    opts = {"target": None, "kind": "kind", "strict": False, **TREE_THREAD}
+    got, want = both(table, [40_000, 80_000], client,
+                     metrics=["reciprocity", "conversations"], **opts)
+    assert_reports_equal(got, want)
+    assert got.details["accounting"].num_rows > 0
+
+
+def test_worker_killed_mid_job_does_not_change_result(population: pa.Table) -> None:
+    table = population
     df = table.to_pandas(types_mapper=pd.ArrowDtype)
-    n = 16
+    n = 12
     bounds = np.linspace(0, len(df), n + 1).astype(int)
 
     def slow_piece(i: int) -> Any:  # slow storage: each partition takes a moment to load
         import time as _time
 
-        _time.sleep(0.25)
+        _time.sleep(0.3)
         return df.iloc[bounds[i]:bounds[i + 1]]
 
     source = dd.from_map(slow_piece, list(range(n)), meta=df.iloc[:0], enforce_metadata=False)
-    want = eq.dask.analyze(frame(table, []), metrics=["reciprocity", "responsiveness"])
+    want = eq.analyze(table, progress=False, layer_method="rank", **TREE)
     with distributed.LocalCluster(n_workers=2, threads_per_worker=1, processes=True,
                                   dashboard_address=None) as cluster, \
             cluster.get_client() as c:
         out: dict[str, Any] = {}
 
         def job() -> None:
-            out["res"] = eq.dask.analyze(source, c)
+            out["res"] = eq.dask.analyze(source, c, layer_method="rank", **TREE)
 
         th = threading.Thread(target=job)
         th.start()
         deadline = time.time() + 60
         victim = None
         while time.time() < deadline and victim is None:
-            held = c.has_what()
-            for addr, keys in held.items():
-                if sum("read_partition" in str(k) for k in keys) >= 2:
+            for addr, keys in c.has_what().items():
+                if sum("to_arrow" in str(k) or "local_components" in str(k)
+                       for k in keys) >= 2:
                     victim = addr
                     break
             time.sleep(0.05)
@@ -193,10 +272,7 @@ def test_worker_killed_mid_job_does_not_change_result() -> None:
         th.join(timeout=120)
         assert not th.is_alive()
         assert victim not in c.scheduler_info()["workers"]
-    got = out["res"]
-    for name, t in want.tables.items():
-        assert_tables_equal(got[name], t)
-    assert_same_as_memory(got, table)
+    assert_reports_equal(out["res"], want)
 
 
 def test_merge_is_associative_and_equals_one_aggregation() -> None:
@@ -215,6 +291,22 @@ def test_merge_is_associative_and_equals_one_aggregation() -> None:
             assert np.array_equal(getattr(m, f), getattr(whole, f)), f
 
 
+def test_thread_components_join_rows_linked_across_partitions() -> None:
+    from engagequal.distributed import threads as T
+
+    parts = [pa.table({"event_id": [1, 2], "parent": [None, 5], "thread": ["x", "y"]}),
+             pa.table({"event_id": [5, 6], "parent": [None, 1], "thread": ["z", "y"]}),
+             pa.table({"event_id": [9], "parent": [None], "thread": ["w"]})]
+    comps = [T.local_components(t, i, "event_id", "parent", "thread") for i, t in enumerate(parts)]
+    splits = [T.split_nodes(c, 3) for c in comps]
+    edges = [T.shared_edges(*[s[j] for s in splits]) for j in range(3)]
+    mapping = T.join_labels(*edges)
+    keys = [T.row_keys(c, mapping, 0) for c in comps]
+    # 1 and 6 (parent 1), 2 and 6 (thread y), 2 and 5 (parent 5): one group; 9 alone
+    assert len({*keys[0].tolist(), *keys[1].tolist()}) == 1
+    assert keys[2][0] not in set(keys[0].tolist())
+
+
 def test_import_engagequal_does_not_import_dask_and_missing_extra_is_named() -> None:
     code = ("import sys, engagequal; assert 'dask' not in sys.modules, 'dask imported'; "
             "sys.modules['dask'] = None; sys.modules['distributed'] = None\n"
@@ -231,23 +323,24 @@ def test_bad_source_and_options(client: Any) -> None:
     table = pa.table({"actor": [1], "target": [2], "ts": [0]})
     with pytest.raises(eq.errors.OptionError):
         eq.dask.analyze(frame(table, []), client, metrics=["nonsense"])
+    with pytest.raises(eq.errors.OptionError):
+        eq.dask.analyze(frame(table, []), client, quality_weights={"embeddedness": 1.0})
     bad = pa.table({"actor": [1, None], "target": [2, 1], "ts": [0, 1]})
     with pytest.raises(eq.errors.NullValueError):
         eq.dask.analyze(frame(bad, [1]), client)
     res = eq.dask.analyze(frame(bad, [1]), client, strict=False)
-    assert res.accounting.set_aside == {"null_actor": 1}
-    assert res.accounting.set_aside_rows.column("row").to_pylist() == [1]
+    acc = res.options["dask"]["accounting"]
+    assert acc.set_aside == {"null_actor": 1}
+    assert acc.set_aside_rows.column("row").to_pylist() == [1]
 
 
 def test_arrow_kernels_batch_by_batch_equal_memory() -> None:
     """The engine-free core of the Ray / Spark recipes, on slices of CollegeMsg."""
     from engagequal.distributed import recipes
 
-    path = data_path("college-msg", "CollegeMsg.txt")
-    table = pacsv.read_csv(path, read_options=pacsv.ReadOptions(
-        column_names=["actor", "target", "ts"]), parse_options=pacsv.ParseOptions(delimiter=" "))
+    table = _college_msg()
     parts = [recipes.dyads_batch(b) for b in table.to_batches(max_chunksize=7_000)]
     assert len(parts) > 5
     got = recipes.reciprocity_from_partials(parts, time_type=pa.int64())
-    for level in LEVELS:
+    for level in ("global", "user", "dyad"):
         assert_tables_equal(got[level], eq.reciprocity(table, level=level))
