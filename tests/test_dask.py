@@ -153,6 +153,20 @@ def test_natural_layers_without_null_model_run_in_blocks_and_are_exact(
     assert got.options["dask"]["tasks"]["layer_tables"]["tasks"] == 4
 
 
+@pytest.mark.parametrize("null_model", ["lognormal", "shuffle"])
+def test_natural_null_model_in_blocks_is_exact_with_integer_weights(
+        client: Any, population: pa.Table, null_model: str) -> None:
+    # integer weights: every partial sum is exact, so the null-model p-values
+    # (which compare floats for equality) must match the in-memory ones too
+    w = pa.array((np.arange(population.num_rows) % 3 + 1).astype(np.float64))
+    table = population.append_column("w", w)
+    opts = {"weight": "w", "metrics": ["layers"], "layer_options": {"null_model": null_model}}
+    got, want = both(table, [700, 1900, 2600, 3500], client, **opts)
+    assert_reports_equal(got, want)
+    assert got.options["dask"]["tasks"]["layer_tables"]["tasks"] == 5
+    assert want.layers.column("null_p").null_count < want.layers.num_rows
+
+
 def test_string_ids_window_decay_and_min_weight(client: Any, population: pa.Table) -> None:
     names = pa.array([f"user-{i}" for i in range(2000)])
     codes = pa.chunked_array([pa.array(np.unique(np.concatenate([

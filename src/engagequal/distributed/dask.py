@@ -381,9 +381,17 @@ class _Run:
                 for lo, hi in cuts]
         if method == "natural" and params["null_model"] is not None and params["null_draws"]:
             # the null model draws one random stream over all egos in ego order:
-            # one assignment task keeps its p-values equal to the in-memory ones
-            ties = [client.submit(P.concat_ties, *ties)]
-        blocks = [client.submit(P.layer_tables, shell, t, method, params) for t in ties]
+            # each block replays it and takes its own slice (see P.NullStream)
+            inputs = [client.submit(P.null_inputs, t, params) for t in ties]
+            sizes = client.gather(client.map(getitem, inputs, [0] * len(inputs)))
+            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
+            total = int(sum(sizes))
+            pool = (client.submit(P.null_pool, *inputs) if params["null_model"] == "shuffle"
+                    else None)
+            blocks = [client.submit(P.layer_tables, shell, t, method, params, (o, total, pool))
+                      for t, o in zip(ties, offsets)]
+        else:
+            blocks = [client.submit(P.layer_tables, shell, t, method, params) for t in ties]
         return client.submit(P.layer_finish, method, *blocks)
 
     def _quality(self, client: Any, evs: list[Any], counts: list[int], shell: Events,

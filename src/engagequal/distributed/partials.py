@@ -403,20 +403,19 @@ def quality_rows(ev: Events, first: int, n_buckets: int) -> list[dict[str, NDArr
     if ev.tree is not None and n:
         root = ev.tree.root
         rkey = gid[root]
-        br = bucket_of(ev.actor[root].astype(np.int64), n_buckets)
+        author = ev.actor[root]
+        counts = (ev.target[root] < 0) & (ev.actor != author)  # a response to a post
+        br = np.where(counts, bucket_of(author.astype(np.int64), n_buckets), ba)
     else:
         rkey = gid
         br = ba
-    idx = np.concatenate([np.arange(n), np.flatnonzero(bt != ba),
-                          np.flatnonzero((br != ba) & (br != bt))])
-    dest = np.concatenate([ba, bt[bt != ba], br[(br != ba) & (br != bt)]])
-    order = np.lexsort((idx, dest))
-    idx, dest = idx[order], dest[order]
-    cols = {"actor": ev.actor[idx], "target": ev.target[idx], "ts": ev.ts[idx],
-            "kind": ev.kind[idx], "weight": ev.weight[idx], "gid": gid[idx],
-            "rkey": rkey[idx]}
-    bounds = np.searchsorted(dest, np.arange(n_buckets + 1))
-    return [{k: v[bounds[j]:bounds[j + 1]] for k, v in cols.items()} for j in range(n_buckets)]
+    out: list[dict[str, NDArray[Any]]] = []
+    for j in range(n_buckets):  # one pass per bucket keeps every piece in gid order
+        idx = np.flatnonzero((ba == j) | (bt == j) | (br == j))
+        out.append({"actor": ev.actor[idx], "target": ev.target[idx], "ts": ev.ts[idx],
+                    "kind": ev.kind[idx], "weight": ev.weight[idx], "gid": gid[idx],
+                    "rkey": rkey[idx]})
+    return out
 
 
 def quality_bucket(rows: Mapping[str, NDArray[Any]], bucket: int, n_buckets: int,
@@ -521,17 +520,77 @@ def concat_ties(*ties: Any) -> Any:
                                for f in ("ego", "alter", "strength", "active")})
 
 
-def layer_tables(shell: Events, ties: Any, method: str,
-                 params: Mapping[str, Any]) -> tuple[pa.Table, pa.Table, int]:
+class NullStream(np.random.Generator):
+    """One ego block's share of the natural layers' null-model random stream.
+
+    The in-memory null model draws, per round, one value for every tested tie
+    of every ego, in ego order, from one generator (``normal`` for the
+    lognormal model, ``permutation`` of all tested values for the shuffle
+    model).  This generator replays that whole stream from the same seed and
+    hands the block the slice ``[offset, offset + n)`` of each round, so the
+    in-memory kernel run on the block draws exactly the values it would draw
+    on all egos.
+    """
+
+    def __init__(self, seed: Any, offset: int, total: int,
+                 pool: NDArray[np.float64] | None = None) -> None:
+        import copy
+
+        super().__init__(np.random.PCG64(0))
+        src = copy.deepcopy(seed) if isinstance(seed, np.random.Generator) else seed
+        self._stream = np.random.default_rng(src)
+        self._offset, self._total, self._pool = int(offset), int(total), pool
+
+    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
+        z = self._stream.standard_normal(self._total)
+        n = np.broadcast(np.asarray(loc), np.asarray(scale)).size if size is None else size
+        return loc + scale * z[self._offset:self._offset + int(np.prod(n))]
+
+    def permutation(self, x: Any, axis: int = 0) -> Any:
+        assert self._pool is not None, "the shuffle null model needs the pool of all egos"
+        perm = self._stream.permutation(self._pool)
+        return perm[self._offset:self._offset + len(x)]
+
+
+def null_inputs(ties: Any, params: Mapping[str, Any]) -> tuple[int, NDArray[np.float64]]:
+    """The tested ties of an ego block (egos with two or more natural layers):
+    their number and their values in (ego, value) order (the null model's pool)."""
+    from engagequal.metrics import layers as lay
+
+    _, _, extra = lay._assign(
+        ties, method="natural", sizes=lay.DEFAULT_SIZES, thresholds=None,
+        max_layers=params["max_layers"], log_scale=params["log_scale"], null_model=None,
+        null_draws=0, seed=0)
+    act = np.flatnonzero(ties.active)
+    ego = ties.ego[act]
+    x = np.log(ties.strength[act]) if params["log_scale"] else ties.strength[act]
+    tested = extra["egos"][extra["k"] >= 2] if act.size else np.zeros(0, np.int32)
+    m = np.isin(ego, tested)
+    order = np.lexsort((x[m], ego[m]))
+    return int(m.sum()), np.asarray(x[m][order], dtype=np.float64)
+
+
+def null_pool(*inputs: tuple[int, NDArray[np.float64]]) -> NDArray[np.float64]:
+    """The pool of all blocks' tested values, in ego order."""
+    return np.concatenate([i[1] for i in inputs])
+
+
+def layer_tables(shell: Events, ties: Any, method: str, params: Mapping[str, Any],
+                 null_slice: tuple[int, int, Any] | None = None
+                 ) -> tuple[pa.Table, pa.Table, int]:
     """Tie and ego layer tables of a block of ties (the in-memory assignment),
-    and the number of layer columns."""
+    and the number of layer columns.  ``null_slice`` = ``(offset, total,
+    pool)`` places the block in the null model's stream (see :class:`NullStream`)."""
     from engagequal.metrics import layers as lay
 
     sizes = params["sizes"] if params["sizes"] is not None else lay.DEFAULT_SIZES
+    seed = params["seed"]
+    if null_slice is not None:
+        seed = NullStream(seed, *null_slice)
     layer, n_cols, extra = lay._assign(
         ties, method=method, sizes=sizes, thresholds=params["thresholds"],
         max_layers=params["max_layers"], log_scale=params["log_scale"],
-        null_model=params["null_model"], null_draws=params["null_draws"], seed=params["seed"])
+        null_model=params["null_model"], null_draws=params["null_draws"], seed=seed)
     tie_t = pa.table({
         "ego": shell.user_ids(ties.ego), "alter": shell.user_ids(ties.alter),
         "strength": pa.array(ties.strength, pa.float64()),

@@ -93,8 +93,12 @@ def local_components(table: pa.Table, part: int, event_id: str, parent: str | No
     if thread is not None:
         th, vt = node_ids(table.column(thread))
         cols.append((th ^ _THREAD_SALT, vt))
+    from pandas import factorize
+
     allv = np.concatenate([c[0][c[1]] for c in cols]) if n else np.zeros(0, np.uint64)
-    uniq, inv = np.unique(allv, return_inverse=True)
+    inv, uniq = factorize(allv)  # hashing: cheaper than a sort, any node order will do
+    uniq = np.asarray(uniq, dtype=np.uint64)
+    inv = np.asarray(inv, dtype=np.int64)
     idx = []  # per column, the node index of every row (-1 where null)
     at = 0
     for _, valid in cols:
@@ -137,7 +141,7 @@ def shared_edges(*pieces: dict[str, NDArray[Any]]) -> NDArray[np.int64]:
     node, label = rows["node"], rows["label"]
     if node.size < 2:
         return np.zeros((0, 2), np.int64)
-    order = np.lexsort((label, node))
+    order = np.argsort(node)  # a partition reports each node once, with one label
     node, label = node[order], label[order]
     link = (node[1:] == node[:-1]) & (label[1:] != label[:-1])
     return np.stack([label[:-1][link], label[1:][link]], axis=1)
