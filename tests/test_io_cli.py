@@ -71,3 +71,20 @@ def test_analyze_lenient_reads_a_cut_archive(tmp_path: Path,
                  "--no-html", "--no-progress", "--lenient"]) == 0
     cap = capsys.readouterr()
     assert "archive owner: 100" in cap.err and "<engagequal.Ego '100':" in cap.out
+
+
+def test_owner_option_opens_the_ego_view(tmp_path: Path,
+                                         capsys: pytest.CaptureFixture[str]) -> None:
+    box = data_path("apache-mbox", "httpd-users-2020-07.mbox")
+    out = tmp_path / "rep"
+    assert main(["analyze", "--from", "mbox", str(box), "-o", str(out),
+                 "--owner", "covener@gmail.com"]) == 0
+    captured = capsys.readouterr()
+    assert "mbox: 108 records read, 114 rows" in captured.err
+    assert "<engagequal.Ego 'covener@gmail.com'" in captured.out
+    html = (out / "report.html").read_text(encoding="utf-8")
+    assert "circles of user &#x27;covener@gmail.com&#x27;" in html
+    # an id that is not among the users is a note, not a failure
+    assert main(["analyze", "--from", "mbox", str(box), "-o", str(out), "--overwrite",
+                 "--owner", "nobody@example.org"]) == 0
+    assert "is not among the users" in capsys.readouterr().err

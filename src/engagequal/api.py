@@ -34,6 +34,7 @@ def analyze(
     delta: Any = "7D",
     quality_weights: Mapping[str, float] | None = None,
     layer_options: Mapping[str, Any] | None = None,
+    owner: Any = None,
     progress: bool | None = None,
     **read_options: Any,
 ) -> Report:
@@ -63,6 +64,10 @@ def analyze(
     layer_options : mapping, optional
         Further keywords of :func:`engagequal.dunbar_layers` (``sizes=``,
         ``null_model=`` ...).
+    owner : id, optional
+        The person the report is about (e.g. an archive's owner,
+        :func:`engagequal.io.owner_of`): kept in ``report.options["owner"]``;
+        the HTML report draws their circles.
     progress : bool, optional
         A progress bar over the stages (see :mod:`engagequal.progress`; by
         default shown for a million events or more, silenced by
@@ -150,7 +155,8 @@ def analyze(
         bar.step("report")
         options = {"metrics": mets, "layer_method": layer_method, "strict": strict,
                    "window": window, "half_life": half_life, "min_weight": min_weight,
-                   "delta": delta, "events": ev.n_events, "rows_in": ev.accounting.rows_in}
+                   "delta": delta, "events": ev.n_events, "rows_in": ev.accounting.rows_in,
+                   "owner": owner}
         report = Report.from_tables(parts, options=options)
     return _with_counts(report, ev.n_events, ev.accounting.rows_in)
 

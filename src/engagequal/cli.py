@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import contextlib
+import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -55,8 +56,15 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
 
         if args.events is None:
             raise eq.errors.OptionError(f"--from {args.from_format} needs the archive's PATH")
-        source = eqio.read(args.from_format, args.events, strict=read_kw["strict"])
+        load_kw: dict[str, Any] = {"strict": read_kw["strict"]}
+        if args.owner is not None:
+            load_kw["owner"] = args.owner
+        source = eqio.read(args.from_format, args.events, **load_kw)
         read_kw = {**eqio.READ_OPTIONS, **read_kw}
+        info = eqio.load_info(source)
+        aside = f", set aside {info.set_aside}" if info.set_aside else ""
+        print(f"{args.from_format}: {info.records:,} records read, {info.rows:,} rows{aside}",
+              file=sys.stderr)
         args.owner = eqio.owner_of(source)  # the archive's owner, for the ego view
         if args.owner is not None:
             print(f"archive owner: {args.owner}", file=sys.stderr)
@@ -69,18 +77,34 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
     report = eq.analyze(source, metrics, layer_method=args.layer_method, window=window,
                         half_life=args.half_life, min_weight=args.min_weight, delta=args.delta,
                         progress=args.progress, **read_kw)
+    owner = _as_user_id(report, args.owner)
+    if owner is not None:
+        report = dataclasses.replace(report, options={**report.options, "owner": owner})
     report.to_parquet(out, overwrite=True)
     print(repr(report))
     _print_top(report)
-    owner = getattr(args, "owner", None)
     if owner is not None:
-        with contextlib.suppress(KeyError):
+        try:
             print(repr(report.ego(owner)))
+        except KeyError:
+            print(f"engagequal: note: {owner!r} is not among the users", file=sys.stderr)
     if html is not None:
         report.to_html(html)
         print(f"HTML report written to {html}")
     print(f"tables written to {out}/")
     return 0
+
+
+def _as_user_id(report: Any, owner: Any) -> Any:
+    """``owner`` as a user id of the report (``"42"`` is the id 42 when ids are integers)."""
+    import pyarrow as pa
+
+    if owner is None or not isinstance(owner, str) or "user" not in report.users.column_names:
+        return owner
+    if pa.types.is_integer(report.users.schema.field("user").type):
+        with contextlib.suppress(ValueError):
+            return int(owner)
+    return owner
 
 
 def _number_or_text(v: str) -> object:
@@ -226,6 +250,9 @@ def build_parser() -> argparse.ArgumentParser:
                     help="always show progress bars")
     pg.add_argument("--no-progress", dest="progress", action="store_false",
                     help="never show progress bars (TQDM_DISABLE=1 works too)")
+    a.add_argument("--owner", default=None,
+                   help="your own id in the data: the terminal and the HTML report show "
+                        "your circles (default: the archive's owner when --from names one)")
     a.add_argument("--from", dest="from_format", default=None,
                    choices=["mbox", "maildir", "twitter", "linkedin", "instagram", "facebook",
                             "mastodon", "reddit", "convokit"],

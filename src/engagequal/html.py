@@ -95,12 +95,16 @@ def _figures(report: Report) -> list[tuple[str, str]]:
 
 
 def _busiest_ego(report: Report) -> Any:
+    """The report's owner when they have layers, else the ego with the largest network."""
     t = report.layers
     if "active_size" not in t.column_names or t.num_rows == 0:
         return None
     ties = report.details.get("layers_tie")
     if ties is None or ties.num_rows == 0:
         return None
+    owner = report.options.get("owner")
+    if owner is not None and owner in set(t.column("ego").to_pylist()):
+        return owner
     best = t.sort_by([("active_size", "descending")]).slice(0, 1)
     return best.column("ego")[0].as_py()
 
