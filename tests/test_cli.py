@@ -37,6 +37,11 @@ def test_analyze_in_process(events_file: Path, tmp_path: Path,
     assert "top users by quality score" in text and "HTML report written" in text
     users = pq.read_table(out / "users.parquet")
     assert users.num_rows == 120 and "score" in users.column_names
+    # the top users are printed as values (plain text, no pandas needed), best first
+    lines = text.split("top users by quality score:\n", 1)[1].splitlines()
+    assert lines[0].split()[:2] == ["user", "score"]
+    best = users.sort_by([("score", "descending")]).column("score")[0].as_py()
+    assert lines[1].split()[1] == f"{best:,.3f}"
     assert (out / "report.html").stat().st_size > 10_000
     for name in ("dyads", "threads", "layers", "summary", "dropped", "layers_tie"):
         assert (out / f"{name}.parquet").exists(), name

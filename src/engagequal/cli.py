@@ -129,6 +129,8 @@ def _refuse_overwrite(out: Path, html: Path | None, overwrite: bool) -> None:
 
 
 def _print_top(report: Any) -> None:
+    from engagequal.report import table_text
+
     u = report.users
     if "score" not in u.column_names or u.num_rows == 0:
         return
@@ -136,7 +138,7 @@ def _print_top(report: Any) -> None:
                         "contacts", "followers", "engaged_audience") if c in u.column_names]
     top = u.sort_by([("score", "descending")]).select(cols).slice(0, 10)
     print("top users by quality score:")
-    print(top.to_pandas().to_string(index=False) if _has_pandas() else top.to_string())
+    print(table_text(top))
 
 
 def _cmd_report(args: argparse.Namespace) -> int:
@@ -153,14 +155,6 @@ def _cmd_report(args: argparse.Namespace) -> int:
     print(repr(report))
     print(f"HTML report written to {html}")
     return 0
-
-
-def _has_pandas() -> bool:
-    try:
-        import pandas  # noqa: F401
-    except ImportError:
-        return False
-    return True
 
 
 def _cmd_synth(args: argparse.Namespace) -> int:

@@ -549,6 +549,32 @@ def _fmt(v: Any) -> str:
     return str(v)
 
 
+def table_text(t: pa.Table, max_rows: int = 10) -> str:
+    """The first ``max_rows`` rows as aligned plain text (numbers right-aligned).
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> print(table_text(pa.table({"user": ["ann", "bob"], "score": [81.25, None]})))
+    user   score
+     ann  81.250
+     bob     n/a
+    """
+    if t.num_columns == 0:
+        return "(empty)"
+    raw = {c for c in t.column_names if c in _RAW}
+    rows = [[str(r[c]) if c in raw else _fmt(r[c]) for c in t.column_names]
+            for r in t.slice(0, max_rows).to_pylist()]
+    cols = list(zip(t.column_names, *rows, strict=True)) if rows else \
+        [(c,) for c in t.column_names]
+    widths = [max(len(x) for x in col) for col in cols]
+    lines = [" ".join(x.rjust(w) for x, w in zip(line, widths, strict=True))
+             for line in [t.column_names, *rows]]
+    if t.num_rows > max_rows:
+        lines.append(f"... {t.num_rows - max_rows:,} more rows")
+    return "\n".join(lines)
+
+
 def table_html(t: pa.Table, max_rows: int = 10) -> str:
     """A static HTML table of the first ``max_rows`` rows (escaped)."""
     if t.num_columns == 0:
