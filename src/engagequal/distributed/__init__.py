@@ -1,10 +1,12 @@
 """Past one machine: the same kernels on a distributed engine.
 
-:mod:`engagequal.distributed.dask` runs the analysis on a Dask cluster
+:mod:`engagequal.distributed.dask` runs the whole analysis on a Dask cluster
 (``pip install 'engagequal[dask]'``; reach it through :func:`engagequal.dask.analyze`).
-:mod:`engagequal.distributed.arrow` holds Arrow-in, Arrow-out partition kernels
+:mod:`engagequal.distributed.partials` and :mod:`engagequal.distributed.threads`
+hold the per-partition steps and their merges as plain numpy / Arrow functions
 that any engine can call, and :mod:`engagequal.distributed.recipes` shows how
-to call them from Ray (``map_batches``) and Spark (``mapInArrow``).
+to call Arrow-in, Arrow-out kernels from Ray (``map_batches``) and Spark
+(``mapInArrow``).
 
 Importing this package does not import Dask.
 """

@@ -300,6 +300,9 @@ class _Run:
         if "conversations" in wanted:
             if has_tree:
                 parts = client.map(_thread_partials, evs)
+                # threads are disjoint across buckets: each bucket's thread rows
+                # go to the client as they are; users and dyads are merged
+                futures["thread_tables"] = client.map(_thread_rows, parts)
                 futures["conversations"] = client.submit(_finish_threads, *parts)
             else:
                 futures["conversations"] = client.submit(_no_threads, probe)
@@ -317,7 +320,9 @@ class _Run:
         for k, v in done.items():
             if k in ("conversations", "layers"):
                 parts_t.update(v)
-            elif k not in ("n_dyads", "moved"):
+            elif k == "thread_tables":
+                parts_t["conversations_thread"] = _sorted_threads(v)
+            elif k not in ("n_dyads", "moved", "thread_tables"):
                 parts_t[k] = v
         order = ["accounting", "reciprocity_global", "reciprocity_user", "reciprocity_dyad",
                  "responsiveness_user", "conversations_thread", "conversations_dyad",
@@ -431,15 +436,31 @@ def _thread_partials(ev: Events) -> dict[str, pa.Table]:
     return thread_partials(ev, StreamState.empty())
 
 
+def _thread_rows(part: dict[str, pa.Table]) -> pa.Table:
+    return part["conversations_thread"]
+
+
+def _sorted_threads(tables: list[pa.Table]) -> pa.Table:
+    """The thread rows of all buckets in thread order, as ``finish_threads`` gives them."""
+    full = [t for t in tables if t.num_rows]
+    t = pa.concat_tables(full or tables[:1])
+    return t.sort_by("thread") if t.num_rows else t
+
+
 def _finish_threads(*parts: dict[str, pa.Table]) -> dict[str, pa.Table]:
+    """The dyad and user conversation tables (the thread rows are sorted on the client)."""
     from engagequal.stream import finish_threads
 
-    names = list(parts[0])
     groups: dict[str, list[pa.Table]] = {}
-    for n in names:
+    for n in parts[0]:
+        if n == "conversations_thread":
+            groups[n] = [parts[0][n].slice(0, 0)]
+            continue
         full = [p[n] for p in parts if p[n].num_rows]
         groups[n] = full or [parts[0][n]]
-    return finish_threads(groups)
+    out = finish_threads(groups)
+    del out["conversations_thread"]
+    return out
 
 
 def _no_threads(probe: Events) -> dict[str, pa.Table]:
