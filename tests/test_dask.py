@@ -82,7 +82,10 @@ def assert_reports_equal(got: eq.Report, want: eq.Report, *, natural: bool = Fal
                                 _comparable(getattr(want, name), skip), atol=ATOL)
         except AssertionError as exc:
             raise AssertionError(f"report.{name}: {exc}") from exc
-    assert "dask_profile" in got.details and got.options["dask"]["partitions"] >= 1
+    assert isinstance(got, eq.Report) and got.profile is got.options["dask"]
+    assert "dask_profile" in got.details and got.profile["partitions"] >= 1
+    assert got.accounting is not None
+    assert got.accounting.rows_in == want.summary["rows_in"][0].as_py()
 
 
 def frame(table: pa.Table, cuts: Sequence[int]) -> Any:
@@ -194,7 +197,7 @@ def test_lenient_duplicates_and_cycles_across_partitions(client: Any) -> None:
     })
     got, want = both(table, [3, 7], client, strict=False, **TREE)
     assert_reports_equal(got, want, natural=True)
-    acc = got.options["dask"]["accounting"]
+    acc = got.accounting
     mem = eq.read_events(table, strict=False, **TREE).accounting
     assert acc.set_aside_rows.equals(mem.set_aside_rows)
     assert dict(acc.notes) == dict(mem.notes) and mem.notes["orphan_parent"] >= 1
@@ -343,7 +346,7 @@ def test_bad_source_and_options(client: Any) -> None:
     with pytest.raises(eq.errors.NullValueError):
         eq.dask.analyze(frame(bad, [1]), client)
     res = eq.dask.analyze(frame(bad, [1]), client, strict=False)
-    acc = res.options["dask"]["accounting"]
+    acc = res.accounting
     assert acc.set_aside == {"null_actor": 1}
     assert acc.set_aside_rows.column("row").to_pylist() == [1]
 

@@ -73,10 +73,13 @@ def analyze(
     -------
     Report
         The tables of :func:`engagequal.analyze` (``report.details`` holds the
-        per-family tables).  ``report.options["dask"]`` is the profile:
-        ``partitions``, ``users``, ``dyads``, ``bytes_shuffled``, ``seconds``
-        per stage and ``tasks`` (compute seconds per task kind), and
-        ``report.details["dask_profile"]`` has the task kinds as a table.
+        per-family tables), as a :class:`~engagequal.Report` subclass with two
+        more attributes: ``report.profile`` (``partitions``, ``users``,
+        ``dyads``, ``bytes_shuffled``, ``seconds`` per stage and ``tasks``:
+        compute seconds per task kind, also in ``report.options["dask"]`` and,
+        as a table, ``report.details["dask_profile"]``) and
+        ``report.accounting`` (an :class:`~engagequal.Accounting` summed over
+        the partitions, with the whole-input positions of set-aside rows).
 
     Raises
     ------

@@ -42,7 +42,7 @@ from collections import defaultdict
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from operator import getitem
-from typing import Any
+from typing import Any, cast
 
 import dask.dataframe  # noqa: F401  (fails early without the extra)
 import distributed  # noqa: F401
@@ -65,38 +65,35 @@ from engagequal.metrics.reciprocity import (
 )
 from engagequal.report import Report
 
-__all__ = ["DaskAnalysis", "analyze"]
+__all__ = ["DaskReport", "analyze"]
 
 _METRICS = ("reciprocity", "responsiveness", "conversations", "layers", "quality")
 _READ_KEYS = ("actor", "target", "ts", "kind", "event_id", "parent", "thread", "weight",
               "kind_weights", "strict")
 
 
-@dataclass(frozen=True)
-class DaskAnalysis:
-    """The pieces a Dask run produced (kept for callers of the earlier API).
+@dataclass(frozen=True, eq=False)
+class DaskReport(Report):
+    """The :class:`~engagequal.Report` of a Dask run, with the run's profile.
 
     Attributes
     ----------
-    tables : dict of str to pyarrow.Table
-        The per-family tables (keys of :data:`engagequal.report.PARTS`).
-    accounting : Accounting
-        Rows in, used and set aside, summed over the partitions.
     profile : dict
-        See ``Report.options["dask"]`` in :func:`engagequal.dask.analyze`.
+        ``partitions``, ``users``, ``dyads``, ``bytes_shuffled``, ``seconds``
+        per stage (wall clock) and ``tasks``: per task kind its count and total,
+        mean and largest compute seconds (the time per partition of each step).
+    accounting : Accounting
+        Rows in, used and set aside (with the whole-input positions of the
+        set-aside rows), summed over the partitions.
+
+    ``report[name]`` is ``report.table(name)``.
     """
 
-    tables: dict[str, pa.Table]
-    accounting: Accounting
-    profile: dict[str, Any] = field(default_factory=dict)
+    profile: Mapping[str, Any] = field(default_factory=dict)
+    accounting: Accounting | None = None
 
     def __getitem__(self, name: str) -> pa.Table:
-        return self.tables[name]
-
-    def __repr__(self) -> str:
-        return (f"<engagequal DaskAnalysis: {sorted(self.tables)}; "
-                f"{self.accounting.rows_in:,} rows in, {self.profile.get('partitions')} "
-                f"partitions>")
+        return self.table(name)
 
 
 def analyze(
@@ -114,7 +111,7 @@ def analyze(
     layer_options: Mapping[str, Any] | None = None,
     fanin: int = 8,
     **read_options: Any,
-) -> Report:
+) -> DaskReport:
     """Run the analysis on a Dask cluster (see :func:`engagequal.dask.analyze`)."""
     unknown = set(read_options) - set(_READ_KEYS)
     if unknown:
@@ -224,7 +221,7 @@ class _Run:
     moved: list[Any] = field(default_factory=list)
     seconds: dict[str, float] = field(default_factory=dict)
 
-    def __call__(self, source: Any, client: Any) -> Report:
+    def __call__(self, source: Any, client: Any) -> DaskReport:
         from distributed import get_task_stream
 
         t_all = time.perf_counter()
@@ -234,10 +231,11 @@ class _Run:
         tasks = _task_profile(stream.data)
         prof = {**report.options.get("dask", {}), "seconds": seconds, "tasks": tasks}
         details = {**report.details, "dask_profile": _profile_table(tasks)}
-        return replace(report, details=details, options={**report.options, "dask": prof})
+        return replace(report, details=details, options={**report.options, "dask": prof},
+                       profile=prof)
 
     # ----------------------------------------------------------------- steps
-    def _run(self, source: Any, client: Any) -> Report:
+    def _run(self, source: Any, client: Any) -> DaskReport:
         from dask.delayed import delayed
         from distributed import wait
 
@@ -332,14 +330,14 @@ class _Run:
                    "strict": ro.get("strict", True), "window": self.window,
                    "half_life": self.half_life, "min_weight": self.min_weight,
                    "delta": self.delta, "events": rows_used, "rows_in": accounting.rows_in}
-        report = Report.from_tables(parts_t, options=options)
+        report = cast(DaskReport, DaskReport.from_tables(parts_t, options=options))
         s = report.summary
         row = {"events": rows_used, "rows_in": accounting.rows_in} | (
             s.to_pylist()[0] if s.num_rows else {})
         prof = {"partitions": n_parts, "users": nu, "dyads": done.get("n_dyads", 0),
                 "bytes_shuffled": int(sum(done["moved"])), "accounting": accounting}
         return replace(report, summary=pa.Table.from_pylist([row]),
-                       options={**report.options, "dask": prof})
+                       options={**report.options, "dask": prof}, accounting=accounting)
 
     def _thread_buckets(self, client: Any, tables: list[Any], n_parts: int) -> list[Any]:
         """Whole threads per bucket, read by the funnel (see :mod:`.threads`)."""
