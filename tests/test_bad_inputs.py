@@ -149,6 +149,12 @@ def overwrite(at: float, junk: bytes = b"\xff" * 16) -> Callable[[bytes], bytes]
     return f
 
 
+def nat_rows(_tmp: Path) -> list[dict[str, Any]]:
+    import pandas as pd
+
+    return [{"actor": 1, "target": 2, "ts": pd.NaT}]
+
+
 def empty_columns(**types: pa.DataType) -> Source:
     base = {"actor": pa.int64(), "target": pa.int64(), "ts": pa.int64(), **types}
     return lambda _tmp: pa.table({k: pa.array([], t) for k, t in base.items()})
@@ -283,6 +289,7 @@ CASES: list[Case] = [
     Case("ints and strings in one column of dicts",
          lambda _tmp: [{"actor": 1, "target": 2, "ts": T0}, {"actor": "b", "target": 2, "ts": T0}],
          error=SourceError, match="list of dicts"),
+    Case("pandas NaT in a list of dicts", nat_rows, error=SourceError, match="list of dicts"),
     Case("float ids", cols(actor=[1.0, 2.0, 3.0, 4.0, 5.0]), error=InputError,
          match=r"'actor' has type double", column="actor"),
     Case("boolean ids", cols(actor=[True, False, True, False, True]), error=InputError,
@@ -387,6 +394,11 @@ CASES: list[Case] = [
          TREE,
          error=DuplicateEventError, match=r"'id': 1 row", column="id", count=1,
          set_aside={"duplicate_row": 1}),
+    Case("an exact duplicate with a null-typed column",
+         lambda _tmp: {"actor": [1, 1], "target": [2, 2], "ts": [T0, T0], "id": [1, 1],
+                       "w": pa.nulls(2)},
+         {"event_id": "id", "weight": "w"}, error=DuplicateEventError, match=r"'id': 1 row",
+         column="id", count=1, set_aside={"duplicate_row": 1}),
     Case("an id reused by a different row",
          lambda _tmp: {"actor": [1, 2, 3], "target": [2, 1, 1], "ts": [T0, T0 + 5, T0 + 9],
                        "id": [1, 2, 2], "parent": [None, 1, 1]},
@@ -417,6 +429,20 @@ CASES: list[Case] = [
     Case("a string-id cycle", tree(["a", "b"], ["q", "p"], ids=["p", "q"]), TREE,
          error=ParentCycleError, column="parent", count=2, set_aside={"parent_cycle": 2},
          report=lambda r: summary_is(r, events=0, users=0)),
+    Case("a second parent set aside on a cycle leaves a self-parent (fuzzing find)",
+         lambda _tmp: {"actor": [1, 2, 3, 4, 5], "target": [None] * 5, "ts": [T0] * 5,
+                       "kind": ["reply"] * 5, "id": [40, 10, 50, 40, 50],
+                       "parent": [50, 40, 50, 10, 10]},
+         TREE, error=DuplicateEventError, match=r"'id': 2 row", column="id", count=2,
+         set_aside={"duplicate_event_id": 2, "parent_cycle": 2}, notes={"orphan_parent": 1},
+         check=parents_are(-1), report=lambda r: summary_is(r, events=1)),
+    *[Case(f"an event under itself and under a missing parent, {order} (hypothesis find)",
+           lambda _tmp, p=parents: {"actor": [1, 1], "target": [None] * 2, "ts": [T0] * 2,
+                                    "id": [7, 7], "parent": p},
+           TREE, error=DuplicateEventError, column="id", count=1,
+           set_aside={"duplicate_event_id": 1}, notes={"orphan_parent": 1},
+           check=parents_are(-1))
+      for order, parents in (("self first", [7, 99]), ("self last", [99, 7]))],
     Case("parents across threads", tree([1, 2, 3, 4], [None, 1, 2, 3],
                                         thread=["a", "a", "b", "b"]),
          {**TREE, "thread": "thread"}, rows=4, set_aside={}, notes={"cross_thread_parent": 1},

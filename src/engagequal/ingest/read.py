@@ -510,33 +510,36 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
               and "duplicate_event_id" in rows.names)
     root_rows = _root_rows(rows, table, eid_col, ts_ns, cmap)
 
-    kidx, pos, orphans = positions()
-    checked = pos
-    root_c, depth_c, stuck = root_and_depth(pos)
-    if stuck.any():
-        members = cycle_members(pos, stuck)
-        mask = np.zeros(rows.n, dtype=bool)
-        mask[kidx[members]] = True
-        ids = eid_col.take(pa.array(kidx[members[:10]])).to_pylist()
-        more = " ..." if members.size > 10 else ""
-        rows.flag("parent_cycle", mask, cmap.parent,
-                  f"lie on parent cycles (event ids {ids}{more})")
+    # Set aside cycles and unnamed threads until none is left: the rows set aside
+    # can change what remains (an event listed under several parents can be left
+    # with only itself, closing a new cycle), so each change is checked again.
+    # Every round sets at least one row aside; without flaws there is one round.
+    while True:
         kidx, pos, orphans = positions()
-    if cmap.thread is not None:
-        thr = _flat(table[cmap.thread]).take(pa.array(kidx))
-        tnull = _mask(thr)
-        if tnull.any():
-            root, _, _ = root_and_depth(pos)
-            unnamed = tnull & tnull[root]
+        root_c, depth_c, stuck = root_and_depth(pos)
+        if stuck.any():
+            members = cycle_members(pos, stuck)
             mask = np.zeros(rows.n, dtype=bool)
-            mask[kidx[unnamed]] = True
-            rows.flag("null_thread", mask, cmap.thread,
-                      "have a null thread and so has the root of their reply tree")
+            mask[kidx[members]] = True
+            ids = eid_col.take(pa.array(kidx[members[:10]])).to_pylist()
+            more = " ..." if members.size > 10 else ""
+            rows.flag("parent_cycle", mask, cmap.parent,
+                      f"lie on parent cycles (event ids {ids}{more})")
+            continue
+        if cmap.thread is not None:
+            thr = _flat(table[cmap.thread]).take(pa.array(kidx))
+            tnull = _mask(thr)
+            unnamed = tnull & tnull[root_c] if tnull.any() else tnull
             if unnamed.any():
-                kidx, pos, orphans = positions()
+                mask = np.zeros(rows.n, dtype=bool)
+                mask[kidx[unnamed]] = True
+                rows.flag("null_thread", mask, cmap.thread,
+                          "have a null thread and so has the root of their reply tree")
+                continue
+        break
     notes["orphan_parent"] = int(orphans.sum())
-    # the roots and depths already found serve _finish_tree when nothing moved
-    return pos, ((root_c, depth_c) if pos is checked else None)
+    # the roots and depths of the final forest serve _finish_tree
+    return pos, (root_c, depth_c)
 
 
 def _root_rows(rows: _Rows, table: pa.Table, eid_col: pa.Array,
@@ -603,6 +606,13 @@ def _second_parents(rows: _Rows, table: pa.Table, eid_col: pa.Array, kidx: NDArr
     cand_node, cand_par = pairs // (n + 1), pairs % (n + 1)
     multi = np.bincount(cand_node, minlength=int(n))
     notes["second_parent"] = int(np.count_nonzero(multi >= 2))
+    # no present candidate (absent parents, or the event itself): an orphan root, also
+    # when the kept row is the one under itself (so the row order does not matter)
+    alone = nodes[~genuine_root & ~np.isin(nodes, cand_node)]
+    if alone.size:
+        pos, orphans = pos.copy(), orphans.copy()
+        pos[alone] = -1
+        orphans[alone] = True
     if cand_node.size == 0:
         return pos, orphans
     upar = np.unique(cand_par)
