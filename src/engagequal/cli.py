@@ -162,6 +162,12 @@ def _cmd_synth(args: argparse.Namespace) -> int:
 
     n_events = parse_count(args.events)
     n_users = parse_count(args.users) if args.users else max(2, n_events // 50)
+    for target in (args.out, args.truth):
+        if target is not None:
+            _refuse_overwrite(Path(target), None, args.overwrite)
+            if args.overwrite and Path(target).is_dir():  # no stale parts of an earlier run
+                for old in Path(target).glob("part-*.parquet"):
+                    old.unlink()
     path, truth = population(n_users, n_events, seed=args.seed, out=args.out,
                              truth_out=args.truth, order=args.order)
     if args.truth:
@@ -208,6 +214,8 @@ def _synth_bench_parsers(sub: Any) -> None:
     s.add_argument("--order", choices=("time", "shuffled"), default="time")
     s.add_argument("--out", required=True, help="a .parquet file, or a folder of parts")
     s.add_argument("--truth", default=None, help="folder for the planted truth tables")
+    s.add_argument("--overwrite", action="store_true",
+                   help="replace an existing output (a folder's part-*.parquet files are removed)")
     s.set_defaults(func=_cmd_synth)
     b = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)",
                        add_help=False)
