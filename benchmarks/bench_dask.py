@@ -109,6 +109,8 @@ def main() -> None:
         prof = rep.options["dask"]
         print(f"partitions {prof['partitions']}, users {prof['users']:,}, dyads "
               f"{prof.get('dyads', 0):,}, bytes shuffled {prof['bytes_shuffled'] / 2**20:.1f} MiB")
+        print("bytes shuffled by shuffle (MiB): " + ", ".join(
+            f"{k} {v / 2**20:.1f}" for k, v in prof["bytes_shuffled_by"].items()))
         print("stages (s): " + ", ".join(f"{k} {v:.2f}" for k, v in prof["seconds"].items()))
         print("task kind: count, mean s, max s, total s")
         for name, d in sorted(prof["tasks"].items(), key=lambda kv: -kv[1]["total_s"]):

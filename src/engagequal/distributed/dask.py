@@ -218,7 +218,7 @@ class _Run:
     layer_params: dict[str, Any]
     fanin: int
     read_options: dict[str, Any]
-    moved: list[Any] = field(default_factory=list)
+    moved: dict[str, list[Any]] = field(default_factory=dict)
     seconds: dict[str, float] = field(default_factory=dict)
 
     def __call__(self, source: Any, client: Any) -> DaskReport:
@@ -285,16 +285,14 @@ class _Run:
             dyads = _tree(client, client.map(P.partial_dyads, evs, opts=opts), P.merge_dyads,
                           self.fanin)
             futures["n_dyads"] = client.submit(len, dyads)
-        if "reciprocity" in wanted:
-            futures["reciprocity_global"] = client.submit(_global_table, stand_in, dyads,
-                                                          final_opts, presence)
-            futures["reciprocity_user"] = client.submit(reciprocity_user, stand_in, dyads,
-                                                        final_opts)
-            futures["reciprocity_dyad"] = client.submit(reciprocity_dyad, stand_in, dyads,
-                                                        final_opts)
-        if "responsiveness" in wanted:
-            futures["responsiveness_user"] = self._responsiveness(
-                client, evs, opts, stand_in, final_opts, nu, n_parts)
+        # the longest chains first: Dask runs earlier submissions first
+        if "quality" in wanted:
+            qshell = replace(probe, tree=_TREE_MARK if has_tree else None)
+            futures["quality"] = self._quality(client, evs, [m[0] for m in metas], qshell,
+                                               opts, n_parts)
+        if "layers" in wanted:
+            shell = client.submit(_shell, probe, *client.map(P.time_span, evs, opts=opts))
+            futures["layers"] = self._layers(client, shell, dyads, opts, n_parts)
         if "conversations" in wanted:
             if has_tree:
                 parts = client.map(_thread_partials, evs)
@@ -304,16 +302,23 @@ class _Run:
                 futures["conversations"] = client.submit(_finish_threads, *parts)
             else:
                 futures["conversations"] = client.submit(_no_threads, probe)
-        if "layers" in wanted:
-            spans = client.gather(client.map(P.time_span, evs, opts=opts))
-            shell = _shell(probe, P.merge_spans(spans))
-            futures["layers"] = self._layers(client, shell, dyads, opts, n_parts)
-        if "quality" in wanted:
-            shell = replace(probe, tree=_TREE_MARK if has_tree else None)
-            futures["quality"] = self._quality(client, evs, [m[0] for m in metas], shell,
-                                               opts, n_parts)
-        done = client.gather({**futures, "moved": self.moved})
+        if "responsiveness" in wanted:
+            futures["responsiveness_user"] = self._responsiveness(
+                client, evs, opts, stand_in, final_opts, nu, n_parts)
+        if "reciprocity" in wanted:
+            futures["reciprocity_global"] = client.submit(_global_table, stand_in, dyads,
+                                                          final_opts, presence)
+            futures["reciprocity_user"] = client.submit(reciprocity_user, stand_in, dyads,
+                                                        final_opts)
+            futures["reciprocity_dyad"] = client.submit(reciprocity_dyad, stand_in, dyads,
+                                                        final_opts)
+        wait([f for v in futures.values()  # type: ignore[no-untyped-call]
+              for f in (v if isinstance(v, list) else [v])])
         self.seconds["tables"] = time.perf_counter() - t
+        t = time.perf_counter()
+        done = client.gather({**futures, "moved": self.moved})
+        self.seconds["gather"] = time.perf_counter() - t
+        t = time.perf_counter()
         parts_t: dict[str, pa.Table] = {"accounting": accounting.table()}
         for k, v in done.items():
             if k in ("conversations", "layers"):
@@ -335,7 +340,10 @@ class _Run:
         row = {"events": rows_used, "rows_in": accounting.rows_in} | (
             s.to_pylist()[0] if s.num_rows else {})
         prof = {"partitions": n_parts, "users": nu, "dyads": done.get("n_dyads", 0),
-                "bytes_shuffled": int(sum(done["moved"])), "accounting": accounting}
+                "bytes_shuffled": int(sum(sum(v) for v in done["moved"].values())),
+                "bytes_shuffled_by": {k: int(sum(v)) for k, v in done["moved"].items()},
+                "accounting": accounting}
+        self.seconds["report"] = time.perf_counter() - t
         return replace(report, summary=pa.Table.from_pylist([row]),
                        options={**report.options, "dask": prof}, accounting=accounting)
 
@@ -349,12 +357,12 @@ class _Run:
         nsplits = client.map(T.split_nodes, comps, n_buckets=n_parts)
         edges = [client.submit(T.shared_edges, *[client.submit(getitem, s, j) for s in nsplits])
                  for j in range(n_parts)]
-        self.moved.append(client.submit(sum, client.map(_nbytes, nsplits)))
+        self._record("thread ids", client.submit(sum, client.map(_nbytes, nsplits)))
         mapping = client.submit(T.join_labels, *edges)
         keys = [client.submit(T.row_keys, c, mapping, f) for c, f in zip(comps, first)]
         splits = [client.submit(T.split_table, tab, k, n_parts, f)
                   for tab, k, f in zip(tables, keys, first)]
-        self.moved.append(client.submit(sum, client.map(T.table_nbytes, splits)))
+        self._record("thread rows", client.submit(sum, client.map(T.table_nbytes, splits)))
         buckets = [client.submit(T.concat_tables, *[client.submit(getitem, s, j) for s in splits])
                    for j in range(n_parts)]
         out: list[Any] = client.map(P.read_bucket, buckets, read_options=ro)
@@ -365,34 +373,31 @@ class _Run:
         """Future of the per-user responsiveness table (see :func:`engagequal.responsiveness`)."""
         rows = client.map(P.message_rows, evs, opts=opts)
         splits = client.map(P.split_by_pair, rows, n_buckets=n_buckets, n_users=nu)
-        buckets = self._shuffle(client, splits, n_buckets)
+        buckets = self._shuffle(client, splits, n_buckets, "message pairs")
         answers = client.map(P.answer_rows, buckets, n_users=nu,
                              delta_ns=round(self.delta_s * 1e9))
         counts = client.map(P.answer_counts, answers, n_users=nu)
         waits = client.map(P.answered_waits, answers)
         wsplits = client.map(P.split_by_user, waits, column="b", n_buckets=n_buckets)
-        wbuckets = self._shuffle(client, wsplits, n_buckets)
+        wbuckets = self._shuffle(client, wsplits, n_buckets, "answer waits")
         medians = client.map(P.median_waits, wbuckets)
         return client.submit(_responsiveness_table, stand_in, final_opts, nu, counts, medians)
 
-    def _layers(self, client: Any, shell: Events, dyads: Any, opts: TieOptions,
+    def _layers(self, client: Any, shell: Any, dyads: Any, opts: TieOptions,
                 n_parts: int) -> Any:
         """Future of the three layer tables: ego blocks of the reduced dyads."""
         method, params = self.layer_method, self.layer_params
-        cuts = client.gather(client.submit(P.ego_cuts, dyads, max(n_parts, 1)))
-        ties = [client.submit(P.layer_ties, shell, dyads, opts, lo, hi, params)
-                for lo, hi in cuts]
+        n_blocks = max(n_parts, 1)
+        ties = [client.submit(P.block_ties, shell, dyads, opts, i, n_blocks, params)
+                for i in range(n_blocks)]
         if method == "natural" and params["null_model"] is not None and params["null_draws"]:
             # the null model draws one random stream over all egos in ego order:
             # each block replays it and takes its own slice (see P.NullStream)
             inputs = [client.submit(P.null_inputs, t, params) for t in ties]
-            sizes = client.gather(client.map(getitem, inputs, [0] * len(inputs)))
-            offsets = np.concatenate([[0], np.cumsum(sizes)[:-1]]).astype(int).tolist()
-            total = int(sum(sizes))
-            pool = (client.submit(P.null_pool, *inputs) if params["null_model"] == "shuffle"
-                    else None)
-            blocks = [client.submit(P.layer_tables, shell, t, method, params, (o, total, pool))
-                      for t, o in zip(ties, offsets)]
+            shuffle = params["null_model"] == "shuffle"
+            slices = [client.submit(P.null_slice, i, shuffle, *inputs) for i in range(n_blocks)]
+            blocks = [client.submit(P.layer_tables, shell, t, method, params, sl)
+                      for t, sl in zip(ties, slices)]
         else:
             blocks = [client.submit(P.layer_tables, shell, t, method, params) for t in ties]
         return client.submit(P.layer_finish, method, *blocks)
@@ -402,19 +407,22 @@ class _Run:
         """Future of the quality table: the in-memory kernel per user bucket."""
         first = np.concatenate([[0], np.cumsum(counts)[:-1]]).astype(np.int64).tolist()
         splits = [client.submit(P.quality_rows, ev, f, n_buckets) for ev, f in zip(evs, first)]
-        buckets = self._shuffle(client, splits, n_buckets)
+        buckets = self._shuffle(client, splits, n_buckets, "user events (quality)")
         tabs = [client.submit(P.quality_bucket, b, j, n_buckets, shell, opts,
                               self.quality_weights, self.delta_s)
                 for j, b in enumerate(buckets)]
         return client.submit(P.concat_sorted, *tabs, by="user")
 
-    def _shuffle(self, client: Any, splits: list[Any], n_buckets: int) -> list[Any]:
+    def _record(self, what: str, nbytes: Any) -> None:
+        self.moved.setdefault(what, []).append(nbytes)
+
+    def _shuffle(self, client: Any, splits: list[Any], n_buckets: int, what: str) -> list[Any]:
         """Bucket ``j`` of every split, concatenated (the bytes moved are recorded)."""
         buckets = []
         for j in range(n_buckets):
             pieces = [client.submit(getitem, s, j) for s in splits]
             buckets.append(client.submit(P.concat_rows, *pieces))
-        self.moved.append(client.submit(sum, client.map(_nbytes, splits)))
+        self._record(what, client.submit(sum, client.map(_nbytes, splits)))
         return buckets
 
 
@@ -468,9 +476,10 @@ def _no_threads(probe: Events) -> dict[str, pa.Table]:
     return {f"conversations_{k}": v for k, v in conv.items()}
 
 
-def _shell(probe: Events, stamps: list[int]) -> Events:
+def _shell(probe: Events, *spans: tuple[int | None, ...]) -> Events:
     """The global users with pseudo-events at the earliest and latest times
     (all events and those in the window): what the layer kernels read of the events."""
+    stamps = P.merge_spans(spans)
     k = len(stamps)
     return replace(probe, actor=np.zeros(k, np.int32), target=np.full(k, -1, np.int32),
                    ts=np.asarray(stamps, dtype=np.int64), kind=np.zeros(k, np.int16),

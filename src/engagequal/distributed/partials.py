@@ -512,6 +512,23 @@ def layer_ties(shell: Events, d: Dyads, opts: TieOptions, lo: int, hi: int,
                    active=t.active[m])
 
 
+def block_ties(shell: Events, d: Dyads, opts: TieOptions, block: int, n_blocks: int,
+               params: Mapping[str, Any]) -> Any:
+    """The ties of ego block ``block`` of ``n_blocks`` (see :func:`ego_cuts`; a
+    block past the last cut has no egos)."""
+    cuts = ego_cuts(d, n_blocks)
+    lo, hi = cuts[block] if block < len(cuts) else (0, 0)
+    return layer_ties(shell, d, opts, lo, hi, params)
+
+
+def null_slice(block: int, shuffle: bool, *inputs: tuple[int, NDArray[np.float64]]
+               ) -> tuple[int, int, NDArray[np.float64] | None]:
+    """``(offset, total, pool)`` of ego block ``block`` in the null model's stream."""
+    sizes = [i[0] for i in inputs]
+    return (int(sum(sizes[:block])), int(sum(sizes)),
+            null_pool(*inputs) if shuffle else None)
+
+
 def concat_ties(*ties: Any) -> Any:
     """Ties of consecutive ego blocks as one (ego order kept)."""
     if len(ties) == 1:
