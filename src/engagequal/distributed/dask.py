@@ -316,7 +316,12 @@ class _Run:
               for f in (v if isinstance(v, list) else [v])])
         self.seconds["tables"] = time.perf_counter() - t
         t = time.perf_counter()
-        done = client.gather({**futures, "moved": self.moved})
+        packed = {k: (client.map(_pack, v) if isinstance(v, list) else client.submit(_pack, v))
+                  for k, v in futures.items()}
+        done: dict[str, Any] = {
+            k: ([_unpack(x) for x in v] if isinstance(v, list) else _unpack(v))
+            for k, v in client.gather(packed).items()}
+        moved: dict[str, list[int]] = client.gather(self.moved)
         self.seconds["gather"] = time.perf_counter() - t
         t = time.perf_counter()
         parts_t: dict[str, pa.Table] = {"accounting": accounting.table()}
@@ -340,8 +345,8 @@ class _Run:
         row = {"events": rows_used, "rows_in": accounting.rows_in} | (
             s.to_pylist()[0] if s.num_rows else {})
         prof = {"partitions": n_parts, "users": nu, "dyads": done.get("n_dyads", 0),
-                "bytes_shuffled": int(sum(sum(v) for v in done["moved"].values())),
-                "bytes_shuffled_by": {k: int(sum(v)) for k, v in done["moved"].items()},
+                "bytes_shuffled": int(sum(sum(v) for v in moved.values())),
+                "bytes_shuffled_by": {k: int(sum(v)) for k, v in moved.items()},
                 "accounting": accounting}
         self.seconds["report"] = time.perf_counter() - t
         return replace(report, summary=pa.Table.from_pylist([row]),
@@ -440,6 +445,29 @@ def _thread_partials(ev: Events) -> dict[str, pa.Table]:
     from engagequal.stream import thread_partials
 
     return thread_partials(ev, StreamState.empty())
+
+
+def _pack(obj: Any) -> Any:
+    """Tables as compressed Arrow IPC streams for the trip to the client."""
+    if isinstance(obj, pa.Table):
+        sink = pa.BufferOutputStream()
+        opts = pa.ipc.IpcWriteOptions(compression="lz4" if pa.Codec.is_available("lz4")
+                                      else None)
+        with pa.ipc.new_stream(sink, obj.schema, options=opts) as w:
+            w.write_table(obj)
+        return ("arrow", sink.getvalue())
+    if isinstance(obj, dict):
+        return ("dict", {k: _pack(v) for k, v in obj.items()})
+    return ("raw", obj)
+
+
+def _unpack(obj: Any) -> Any:
+    kind, val = obj
+    if kind == "arrow":
+        return pa.ipc.open_stream(val).read_all()
+    if kind == "dict":
+        return {k: _unpack(v) for k, v in val.items()}
+    return val
 
 
 def _thread_rows(part: dict[str, pa.Table]) -> pa.Table:
