@@ -184,9 +184,11 @@ def _example_rows(part: pa.Table) -> list[dict[str, Any]]:
         try:
             cols[name] = col.to_pylist()
         except (ValueError, OverflowError, pa.ArrowException):
-            raw = col.view(pa.int64() if col.type.bit_width == 64 else pa.int32())
-            cols[name] = [None if v is None else f"{v} (raw {col.type})"
-                          for v in raw.to_pylist()]
+            try:
+                raw = col.view(pa.int64() if col.type.bit_width == 64 else pa.int32()).to_pylist()
+            except (ValueError, pa.ArrowException):  # not a 32 or 64-bit type
+                raw = ["?"] * len(col)
+            cols[name] = [None if v is None else f"{v} (raw {col.type})" for v in raw]
     return [dict(zip(cols, vals, strict=True)) for vals in zip(*cols.values(), strict=True)]
 
 
