@@ -185,6 +185,15 @@ def test_string_ids_window_decay_and_min_weight(client: Any, population: pa.Tabl
     assert_reports_equal(got, want, natural=True)
 
 
+@pytest.mark.parametrize("mapping", [{}, TREE], ids=["flat", "tree"])
+def test_no_events_in_any_partition(client: Any, mapping: dict[str, str]) -> None:
+    cols = ["actor", "target", "ts", *(["event_id", "parent"] if mapping else [])]
+    table = pa.table({c: pa.array([], pa.int64()) for c in cols})
+    got, want = both(table, [0, 0], client, **mapping)
+    assert_reports_equal(got, want)
+    assert got.users.num_rows == 0 and got.accounting.rows_in == 0
+
+
 def test_lenient_duplicates_and_cycles_across_partitions(client: Any) -> None:
     # event 3 twice (rows 2 and 5, in different partitions); 7 -> 8 -> 7 is a
     # cycle split over two partitions; 11 replies to a missing parent
