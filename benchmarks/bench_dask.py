@@ -55,8 +55,15 @@ def single_process(folder: Path, layer_method: str) -> dict[str, Any]:
             "shapes": {k: [v.num_rows, v.column_names] for k, v in rep.details.items()}}
 
 
-def on_dask(folder: Path, workers: int, layer_method: str) -> tuple[float, float, Any]:
+def on_dask(folder: Path, workers: int, layer_method: str,
+            malloc_trim: bool = True) -> tuple[float, float, Any]:
+    import dask
     from distributed import LocalCluster
+
+    if not malloc_trim:  # glibc's own malloc thresholds in the workers
+        env = dict(dask.config.get("distributed.nanny.pre-spawn-environ"))
+        env.pop("MALLOC_TRIM_THRESHOLD_", None)
+        dask.config.set({"distributed.nanny.pre-spawn-environ": env})
 
     t0 = time.perf_counter()
     with LocalCluster(n_workers=workers, threads_per_worker=1, processes=True,
@@ -79,6 +86,8 @@ def main() -> None:
     ap.add_argument("--layer-method", default="natural")
     ap.add_argument("--seed", type=int, default=0)
     ap.add_argument("--dir", type=Path, default=None, help="reuse / keep data here")
+    ap.add_argument("--no-malloc-trim", action="store_true",
+                    help="start workers without Dask's MALLOC_TRIM_THRESHOLD_=65536")
     ap.add_argument("--single-only", action="store_true", help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.single_only:  # the child process of the single-process measurement
@@ -101,7 +110,8 @@ def main() -> None:
         print(f"single process: {single['seconds']:.2f} s (peak RSS "
               f"{single['peak_gib']:.2f} GiB)", flush=True)
         print(f"load average between: {os.getloadavg()}", flush=True)
-        start, dask_s, rep = on_dask(folder, args.workers, args.layer_method)
+        start, dask_s, rep = on_dask(folder, args.workers, args.layer_method,
+                                     malloc_trim=not args.no_malloc_trim)
         print(f"dask, {args.workers} process workers: {dask_s:.2f} s "
               f"(cluster start {start:.2f} s, not counted); "
               f"ratio dask / single = {dask_s / single['seconds']:.2f}")
