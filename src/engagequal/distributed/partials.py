@@ -38,28 +38,48 @@ from engagequal.kernels.segments import segment_starts
 from engagequal.metrics._ties import TieOptions, event_weights, windowed
 
 __all__ = [
+    "LAYER_DEFAULTS",
+    "NullStream",
     "Presence",
     "answer_counts",
     "answer_rows",
     "answered_waits",
+    "block_dyads",
+    "block_ties",
     "bucket_of",
     "concat_rows",
+    "concat_sorted",
+    "ego_cuts",
     "empty_dyads",
+    "layer_finish",
+    "layer_tables",
+    "layer_ties",
     "median_waits",
     "merge_accounting",
     "merge_dyads",
     "merge_ids",
+    "merge_kinds",
     "merge_presence",
+    "merge_spans",
     "message_rows",
+    "null_inputs",
+    "null_pool",
+    "null_slice",
     "partial_dyads",
     "partial_presence",
+    "quality_bucket",
+    "quality_rows",
+    "read_bucket",
     "read_partition",
     "recode",
+    "recode_all",
     "reduce_dyads",
     "split_by_pair",
     "split_by_user",
     "split_rows",
     "sum_counts",
+    "time_span",
+    "to_arrow",
 ]
 
 Presence = tuple[NDArray[np.bool_], int]
@@ -527,14 +547,6 @@ def null_slice(block: int, shuffle: bool, *inputs: tuple[int, NDArray[np.float64
     sizes = [i[0] for i in inputs]
     return (int(sum(sizes[:block])), int(sum(sizes)),
             null_pool(*inputs) if shuffle else None)
-
-
-def concat_ties(*ties: Any) -> Any:
-    """Ties of consecutive ego blocks as one (ego order kept)."""
-    if len(ties) == 1:
-        return ties[0]
-    return replace(ties[0], **{f: np.concatenate([getattr(t, f) for t in ties])
-                               for f in ("ego", "alter", "strength", "active")})
 
 
 class NullStream(np.random.Generator):
