@@ -229,6 +229,12 @@ def ratios(rows: list[dict[str, Any]]) -> None:
         peer, max_ratio, max_bpe = target
         if peer.startswith("engagequal:"):
             other = find(peer.split(":", 1)[1], "engagequal")
+            if other is None and base == "stream":  # a streaming-only size
+                label, max_bytes, min_rate = stages.STREAM_ONLY_TARGET
+                r["target"] = label
+                r["target_met"] = (r["bytes_per_event"] * r["size"] < max_bytes
+                                   and r["size"] / r["seconds"] >= min_rate)
+                continue
             ratio = None if other is None else r["seconds"] / other["seconds"]
             r["ratios"]["in-memory"] = ratio
         else:
