@@ -115,3 +115,51 @@ def test_long_segments_across_buckets() -> None:
     left = c2[i - 1] - c1[i - 1] ** 2 / i
     right = (c2[-1] - c2[i - 1]) - (c1[-1] - c1[i - 1]) ** 2 / (x.size - i)
     assert got[5, 1] == pytest.approx((left + right).min(), rel=1e-9)
+
+
+def naive_dp_sse(xs: list[float], k_max: int) -> list[float]:
+    """The textbook O(k n^2) programme in pure Python (sorted ``xs``), an independent oracle."""
+    n = len(xs)
+
+    def cost(a: int, b: int) -> float:  # values a .. b inclusive
+        seg = xs[a:b + 1]
+        m = sum(seg) / len(seg)
+        return sum((v - m) ** 2 for v in seg)
+
+    d = [[cost(0, i) for i in range(n)]]
+    for k in range(1, k_max):
+        row = [float("inf")] * n
+        for i in range(k, n):
+            row[i] = min(d[k - 1][j - 1] + cost(j, i) for j in range(k, i + 1))
+        d.append(row)
+    return [d[k][n - 1] for k in range(k_max)]
+
+
+@pytest.mark.parametrize("seed", [0, 1, 2])
+def test_long_segments_divide_and_conquer_equals_the_quadratic_programme(
+        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+    import engagequal.kernels.ckmeans as ck
+
+    rng = np.random.default_rng(seed)
+    # three egos past the divide-and-conquer threshold, with ties (rounded rates)
+    segs = [np.sort(np.round(np.exp(rng.normal(1, 1, n)) * 3, d))
+            for n, d in ((300, 0), (520, 1), (700, 2))]
+    flat = np.concatenate(segs)
+    starts = np.cumsum([0] + [len(s) for s in segs[:-1]]).astype(np.int64)
+    fast = ckmeans_segments(flat, starts, k_max=6, var_floor=0.01)
+    fast_sse = ckmeans_sse(flat, starts, 6)
+    monkeypatch.setattr(ck, "_WIDE", 10**9)  # force the quadratic programme
+    slow = ckmeans_segments(flat, starts, k_max=6, var_floor=0.01)
+    slow_sse = ckmeans_sse(flat, starts, 6)
+    np.testing.assert_allclose(fast_sse, slow_sse, rtol=1e-12)
+    assert (fast.k == slow.k).all() and (fast.labels == slow.labels).all()
+    # and both agree with a pure-Python programme on the first ego
+    expect = naive_dp_sse(segs[0].tolist(), 4)
+    np.testing.assert_allclose(fast_sse[0, :4], expect, rtol=1e-9)
+
+
+def test_an_ego_with_many_alters_is_not_quadratic() -> None:
+    x = np.sort(np.random.default_rng(0).exponential(5.0, 200_000))
+    r = ckmeans_segments(x, np.array([0]), k_max=6)
+    assert r.labels.size == x.size and int(r.k[0]) >= 1
+    assert (np.diff(r.labels) >= 0).all()  # clusters are runs of the sorted values
