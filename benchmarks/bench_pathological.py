@@ -30,10 +30,7 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
-import subprocess
 import sys
-import tempfile
 import time
 from pathlib import Path
 from typing import Any
@@ -129,33 +126,16 @@ def child(case: str, scale: float) -> int:
 
 def run(case: str, scale: float, timeout: float) -> dict[str, Any]:
     """Run ``case`` in a fresh interpreter, sampling its resident set every 5 ms."""
-    from benchmarks.worker import rss_bytes
+    from benchmarks.worker import run_sampled
 
     cmd = [sys.executable, "-m", "benchmarks.bench_pathological", "--child", case,
            "--scale", str(scale)]
-    env = dict(os.environ, TQDM_DISABLE="1")
-    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out_f, stderr=err_f, text=True, env=env)
-        deadline = time.monotonic() + timeout
-        sampled, ready = 0, False
-        while proc.poll() is None:
-            if time.monotonic() > deadline:
-                proc.kill()
-                proc.wait()
-                return {"case": case, "status": f"timeout after {timeout:.0f} s"}
-            if not ready:
-                err_f.seek(0)
-                ready = '"ready"' in err_f.read()
-            elif (rss := rss_bytes(proc.pid)) is not None:
-                sampled = max(sampled, rss)
-            time.sleep(0.005)
-        out_f.seek(0)
-        err_f.seek(0)
-        stdout, stderr = out_f.read(), err_f.read()
-    if proc.returncode != 0:
+    code, stdout, stderr, sampled = run_sampled(cmd, ROOT, timeout)
+    if code is None:
+        return {"case": case, "status": f"timeout after {timeout:.0f} s"}
+    if code != 0:
         lines = stderr.strip().splitlines()
-        return {"case": case, "status": "error: " + (lines[-1] if lines else
-                                                    f"exit {proc.returncode}")}
+        return {"case": case, "status": "error: " + (lines[-1] if lines else f"exit {code}")}
     out: dict[str, Any] = json.loads(stdout.strip().splitlines()[-1])
     out["status"] = "ok"
     out["peak_bytes"] = max(out["peak_bytes"], sampled - out["baseline_bytes"])

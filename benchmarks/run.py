@@ -104,34 +104,15 @@ def machine() -> dict[str, Any]:
 
 def run_one(stage: str, tool: str, path: Path, save: Path, timeout: float) -> dict[str, Any]:
     """Run the worker; sample its resident memory every 5 ms while it works."""
-    import tempfile
-
-    from benchmarks.worker import rss_bytes
+    from benchmarks.worker import run_sampled
 
     cmd = [sys.executable, "-m", "benchmarks.worker", stage, tool, str(path), "--save", str(save)]
-    env = dict(os.environ, TQDM_DISABLE="1")
-    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
-        proc = subprocess.Popen(cmd, cwd=ROOT, stdout=out_f, stderr=err_f, text=True, env=env)
-        t_end = time.monotonic() + timeout
-        sampled = 0
-        ready = False
-        while proc.poll() is None:
-            if time.monotonic() > t_end:
-                proc.kill()
-                proc.wait()
-                return {"status": f"timeout after {timeout:.0f} s"}
-            if not ready:  # sample only once the baseline is taken
-                err_f.seek(0)
-                ready = '"ready"' in err_f.read()
-            elif (rss := rss_bytes(proc.pid)) is not None:
-                sampled = max(sampled, rss)
-            time.sleep(0.005)
-        out_f.seek(0)
-        err_f.seek(0)
-        stdout, stderr = out_f.read(), err_f.read()
-    if proc.returncode != 0:
+    code, stdout, stderr, sampled = run_sampled(cmd, ROOT, timeout)
+    if code is None:
+        return {"status": f"timeout after {timeout:.0f} s"}
+    if code != 0:
         err = stderr.strip().splitlines()
-        return {"status": "error: " + (err[-1] if err else f"exit {proc.returncode}")}
+        return {"status": "error: " + (err[-1] if err else f"exit {code}")}
     out = json.loads(stdout.strip().splitlines()[-1])
     out["status"] = "ok"
     out["sampled_peak_bytes"] = max(sampled - out["baseline_bytes"], 0)

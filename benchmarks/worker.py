@@ -39,6 +39,38 @@ def rss_bytes(pid: int | str = "self", field: str = "VmRSS") -> int | None:
     return None
 
 
+def run_sampled(cmd: list[str], cwd: Path, timeout: float
+                ) -> tuple[int | None, str, str, int]:
+    """Run ``cmd``, sampling its resident memory every 5 ms once it prints ``"ready"``.
+
+    Returns ``(returncode, stdout, stderr, largest sampled resident bytes)``;
+    the return code is None when the process was killed at ``timeout`` seconds.
+    """
+    import os
+    import subprocess
+    import tempfile
+
+    env = dict(os.environ, TQDM_DISABLE="1")
+    with tempfile.TemporaryFile("w+") as out_f, tempfile.TemporaryFile("w+") as err_f:
+        proc = subprocess.Popen(cmd, cwd=cwd, stdout=out_f, stderr=err_f, text=True, env=env)
+        deadline = time.monotonic() + timeout
+        sampled, ready = 0, False
+        while proc.poll() is None:
+            if time.monotonic() > deadline:
+                proc.kill()
+                proc.wait()
+                return None, "", "", sampled
+            if not ready:  # sample only once the baseline is taken
+                err_f.seek(0)
+                ready = '"ready"' in err_f.read()
+            elif (rss := rss_bytes(proc.pid)) is not None:
+                sampled = max(sampled, rss)
+            time.sleep(0.005)
+        out_f.seek(0)
+        err_f.seek(0)
+        return proc.returncode, out_f.read(), err_f.read(), sampled
+
+
 def reset_peak() -> bool:
     """Reset this process's high-water mark to its current RSS (Linux)."""
     try:
