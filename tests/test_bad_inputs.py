@@ -44,6 +44,7 @@ from engagequal.errors import (
     SourceError,
     UnknownKindError,
 )
+from engagequal.testing import assert_no_nan
 
 I64_MIN, I64_MAX = int(np.iinfo(np.int64).min), int(np.iinfo(np.int64).max)
 T0 = 1_700_000_000  # epoch seconds
@@ -505,16 +506,6 @@ def _ids(cases: list[Case]) -> list[str]:
     return names
 
 
-def _no_nan(report: eq.Report) -> None:
-    for name, t in {**report.tables, **report.details}.items():
-        for col in t.column_names:
-            c = t.column(col)
-            if pa.types.is_floating(c.type) and len(c):
-                v = c.to_numpy(zero_copy_only=False).astype(np.float64)
-                valid = ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-                assert not np.isnan(v[valid]).any(), f"NaN (not null) in {name}.{col}"
-
-
 def _check_error(case: Case, exc: BaseException) -> None:
     assert case.error is not None
     assert type(exc) is case.error, f"{type(exc).__name__}: {exc}"
@@ -571,7 +562,7 @@ def test_bad_input(case: Case, tmp_path: Path) -> None:
         for method in ("rank", "natural"):
             report = eq.analyze(case.source(tmp_path), strict=False, layer_method=method,
                                 **case.options)
-            _no_nan(report)
+            assert_no_nan(report)
             s = report.summary.to_pylist()[0]
             assert s["events"] == ev.n_events and s["rows_in"] == rows_in
             dropped = dict(zip(report.dropped["reason"].to_pylist(),

@@ -34,7 +34,7 @@ from hypothesis import strategies as st
 
 import engagequal as eq
 from engagequal.errors import EngagequalWarning, InputError
-from engagequal.testing import assert_tables_equal
+from engagequal.testing import assert_no_nan, assert_tables_equal
 from engagequal.testing.strategies import event_tables
 
 KINDS = ["reply", "comment", "like", "message"]
@@ -105,16 +105,6 @@ def analyse(source: Any, **options: Any) -> eq.Report:
         return eq.analyze(source, layer_method="rank", progress=False, **options)
 
 
-def no_nan(report: eq.Report) -> None:
-    for name, t in {**report.tables, **report.details}.items():
-        for col in t.column_names:
-            c = t.column(col)
-            if pa.types.is_floating(c.type) and len(c):
-                v = c.to_numpy(zero_copy_only=False).astype(np.float64)
-                valid = ~np.asarray(c.is_null().to_numpy(zero_copy_only=False), dtype=bool)
-                assert not np.isnan(v[valid]).any(), f"NaN (not null) in {name}.{col}"
-
-
 def same_reports(a: eq.Report, b: eq.Report, relabel: Callable[[str, pa.Table], pa.Table]
                  | None = None) -> None:
     for name in MAIN:
@@ -160,7 +150,7 @@ def test_forest_flaws_are_all_accounted_for(case: tuple[pa.Table, dict[str, Any]
     else:
         assert counts(eq.read_events(table, **opts).accounting) == counts(acc)
     report = analyse(ev)
-    no_nan(report)
+    assert_no_nan(report)
     assert report.threads.num_rows == len(np.unique(ev.tree.thread))
 
 
@@ -318,7 +308,7 @@ def test_lenient_dask_equals_memory(client: Any, case: tuple[pa.Table, list[int]
 def test_no_nan_and_defined_values_are_not_null(table: pa.Table) -> None:
     read = {"kind": "kind", "weight": "weight", "event_id": "event_id", "parent": "parent"}
     report = analyse(table, **read)
-    no_nan(report)
+    assert_no_nan(report)
     g = report.details["reciprocity_global"].to_pylist()[0]
     assert (g["arc"] is None) == (g["ties"] == 0)
     assert (g["pair_ratio"] is None) == (g["connected_pairs"] == 0)

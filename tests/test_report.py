@@ -14,6 +14,7 @@ import engagequal as eq
 from engagequal.errors import OptionError
 from engagequal.report import Report
 from engagequal.synth import population
+from engagequal.testing import assert_no_nan
 
 TREE = {"event_id": "event_id", "parent": "parent", "thread": "thread"}
 
@@ -31,19 +32,12 @@ COUNTS = ("connections", "contacts", "audience", "out_ties", "in_ties", "followe
           "engaged_audience", "posts", "received", "answered", "active_size")
 
 
-def _no_nan(t: pa.Table) -> None:
-    for c in t.column_names:
-        if pa.types.is_floating(t.schema.field(c).type):
-            arr = pc.drop_null(t.column(c)).to_numpy()
-            assert not np.isnan(arr).any(), f"NaN in {c}"
-
-
 def test_users_contract(report: Report) -> None:
     u = report.users
     assert u.column_names[0] == "user"
     ids = u.column("user").to_pylist()
     assert ids == sorted(ids) and len(set(ids)) == len(ids)
-    _no_nan(u)
+    assert_no_nan(u)
     for c in SHARES:
         if c in u.column_names:
             v = pc.drop_null(u.column(c)).to_numpy()
@@ -64,16 +58,16 @@ def test_dyads_threads_layers_contract(report: Report) -> None:
     for c, typ in (("w_uv", pa.float64()), ("w_vu", pa.float64()), ("n_uv", pa.int64()),
                    ("mutual", pa.bool_())):
         assert d.schema.field(c).type == typ
-    _no_nan(d)
+    assert_no_nan(d)
     assert pc.all(pc.less(d.column("u"), d.column("v"))).as_py()
     th = report.threads
-    _no_nan(th)
+    assert_no_nan(th)
     assert th.num_rows > 0
     assert pc.min(th.column("size")).as_py() >= 1
     assert pc.all(pc.less_equal(th.column("max_depth"),
                                 pc.subtract(th.column("size"), 1))).as_py()
     lay = report.layers
-    _no_nan(lay)
+    assert_no_nan(lay)
     names = sorted((c for c in lay.column_names if c.startswith("layer_")),
                    key=lambda c: int(c.split("_")[1]))
     sizes = np.stack([lay.column(c).fill_null(0).to_numpy() for c in names], axis=1)

@@ -10,6 +10,10 @@ is imported on its own:
 ...                     pa.table({"u": [1, 2], "x": [1.0, 0.5]}), key=["u"])
 """
 
-from engagequal.testing.assertions import assert_events_equal, assert_tables_equal
+from engagequal.testing.assertions import (
+    assert_events_equal,
+    assert_no_nan,
+    assert_tables_equal,
+)
 
-__all__ = ["assert_events_equal", "assert_tables_equal"]
+__all__ = ["assert_events_equal", "assert_no_nan", "assert_tables_equal"]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 import pyarrow as pa
@@ -10,7 +11,7 @@ import pyarrow.compute as pc
 
 from engagequal.events import Events
 
-__all__ = ["assert_events_equal", "assert_tables_equal"]
+__all__ = ["assert_events_equal", "assert_no_nan", "assert_tables_equal"]
 
 
 def _is_float(t: pa.DataType) -> bool:
@@ -99,6 +100,40 @@ def assert_tables_equal(
                 f"(after sorting by {list(key)}); "
                 f"(row, actual, expected): {pairs}"
             )
+
+
+def assert_no_nan(result: Any) -> None:
+    """Assert no floating-point column holds NaN (undefined values must be null).
+
+    Parameters
+    ----------
+    result : pyarrow.Table or Report
+        A table, or a :class:`~engagequal.Report` (every main and detail table).
+
+    Raises
+    ------
+    AssertionError
+        Naming the first table and column with a NaN.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> assert_no_nan(pa.table({"x": [0.5, None]}))
+    >>> try:
+    ...     assert_no_nan(pa.table({"x": [float("nan")]}))
+    ... except AssertionError as exc:
+    ...     print(exc)
+    NaN (not null) in table.x
+    """
+    tables = ({"table": result} if isinstance(result, pa.Table)
+              else {**result.tables, **result.details})
+    for name, t in tables.items():
+        for col in t.column_names:
+            c = t.column(col)
+            if _is_float(c.type) and len(c):
+                v = pc.drop_null(c).to_numpy(zero_copy_only=False)
+                if np.isnan(v).any():
+                    raise AssertionError(f"NaN (not null) in {name}.{col}")
 
 
 def assert_events_equal(actual: Events, expected: Events, *, ignore_order: bool = False) -> None:
