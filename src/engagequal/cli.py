@@ -180,10 +180,6 @@ def _cmd_synth(args: argparse.Namespace) -> int:
     return 0
 
 
-def _cmd_bench(args: argparse.Namespace) -> int:
-    return _run_bench(list(args.rest))
-
-
 def _run_bench(rest: list[str]) -> int:
     """``python -m benchmarks.run REST`` (the suite lives in the source checkout)."""
     import importlib.util
@@ -219,8 +215,8 @@ def _synth_bench_parsers(sub: Any) -> None:
     s.set_defaults(func=_cmd_synth)
     b = sub.add_parser("bench", help="run the benchmark suite (from a source checkout)",
                        add_help=False)
+    # listed for --help only: main() hands `bench ...` to the suite before parsing
     b.add_argument("rest", nargs=argparse.REMAINDER, help="options of benchmarks.run")
-    b.set_defaults(func=_cmd_bench)
 
 
 def build_parser() -> argparse.ArgumentParser:
