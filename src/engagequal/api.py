@@ -66,8 +66,9 @@ def analyze(
         ``null_model=`` ...).
     owner : id, optional
         The person the report is about (e.g. an archive's owner,
-        :func:`engagequal.io.owner_of`): kept in ``report.options["owner"]``;
-        the HTML report draws their circles.
+        :func:`engagequal.io.owner_of`): kept in ``report.options["owner"]``
+        (a numeric string as an integer when the user ids are integers); the
+        HTML report draws their circles.
     progress : bool, optional
         A progress bar over the stages (see :mod:`engagequal.progress`; by
         default shown for a million events or more, silenced by
@@ -156,7 +157,7 @@ def analyze(
         options = {"metrics": mets, "layer_method": layer_method, "strict": strict,
                    "window": window, "half_life": half_life, "min_weight": min_weight,
                    "delta": delta, "events": ev.n_events, "rows_in": ev.accounting.rows_in,
-                   "owner": owner}
+                   "owner": _as_user_id(ev, owner)}
         report = Report.from_tables(parts, options=options)
     return _with_counts(report, ev.n_events, ev.accounting.rows_in)
 
@@ -180,6 +181,16 @@ def _layers(ev: Any, d: Any, opts: Any, method: str, layer_opts: dict[str, Any]
 
     tabs = layer_tables(ev, d, opts, method=method, **layer_opts)
     return {f"layers_{k}": v for k, v in tabs.items()}
+
+
+def _as_user_id(ev: Any, owner: Any) -> Any:
+    """``owner`` in the type of the user ids (``"42"`` is 42 when ids are integers)."""
+    if isinstance(owner, str) and pa.types.is_integer(ev.users.type):
+        try:
+            return int(owner)
+        except ValueError:
+            return owner
+    return owner
 
 
 def _with_counts(report: Report, n_events: int, rows_in: int) -> Report:

@@ -3,8 +3,6 @@
 from __future__ import annotations
 
 import argparse
-import contextlib
-import dataclasses
 import os
 import sys
 from collections.abc import Sequence
@@ -76,10 +74,8 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         window = (t0, t1)
     report = eq.analyze(source, metrics, layer_method=args.layer_method, window=window,
                         half_life=args.half_life, min_weight=args.min_weight, delta=args.delta,
-                        progress=args.progress, **read_kw)
-    owner = _as_user_id(report, args.owner)
-    if owner is not None:
-        report = dataclasses.replace(report, options={**report.options, "owner": owner})
+                        owner=args.owner, progress=args.progress, **read_kw)
+    owner = report.options.get("owner")
     report.to_parquet(out, overwrite=True)
     print(repr(report))
     _print_top(report)
@@ -93,18 +89,6 @@ def _cmd_analyze(args: argparse.Namespace) -> int:
         print(f"HTML report written to {html}")
     print(f"tables written to {out}/")
     return 0
-
-
-def _as_user_id(report: Any, owner: Any) -> Any:
-    """``owner`` as a user id of the report (``"42"`` is the id 42 when ids are integers)."""
-    import pyarrow as pa
-
-    if owner is None or not isinstance(owner, str) or "user" not in report.users.column_names:
-        return owner
-    if pa.types.is_integer(report.users.schema.field("user").type):
-        with contextlib.suppress(ValueError):
-            return int(owner)
-    return owner
 
 
 def _number_or_text(v: str) -> object:
