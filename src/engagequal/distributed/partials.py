@@ -620,12 +620,7 @@ def layer_tables(shell: Events, ties: Any, method: str, params: Mapping[str, Any
         ties, method=method, sizes=sizes, thresholds=params["thresholds"],
         max_layers=params["max_layers"], log_scale=params["log_scale"],
         null_model=params["null_model"], null_draws=params["null_draws"], seed=seed)
-    tie_t = pa.table({
-        "ego": shell.user_ids(ties.ego), "alter": shell.user_ids(ties.alter),
-        "strength": pa.array(ties.strength, pa.float64()),
-        "layer": pa.array(layer, pa.int64(), mask=layer == 0),
-        "active": pa.array(ties.active, pa.bool_()),
-    })
+    tie_t = lay._tie_table(shell, ties, layer)
     ego_t = lay._ego_table(shell, ties, layer, n_cols, method=method, extra=extra,
                            alpha=params["alpha"])
     return tie_t, ego_t, n_cols

@@ -392,13 +392,7 @@ def layer_tables(
                                    null_model=null_model, null_draws=null_draws, seed=seed)
     out: dict[str, pa.Table] = {}
     if "tie" in levels:
-        out["tie"] = pa.table({
-            "ego": ev.user_ids(ties.ego),
-            "alter": ev.user_ids(ties.alter),
-            "strength": pa.array(ties.strength, pa.float64()),
-            "layer": pa.array(layer, pa.int64(), mask=layer == 0),
-            "active": pa.array(ties.active, pa.bool_()),
-        })
+        out["tie"] = _tie_table(ev, ties, layer)
     if "ego" in levels or "global" in levels:
         ego = _ego_table(ev, ties, layer, n_cols, method=method, extra=extra, alpha=alpha)
         if "ego" in levels:
@@ -406,6 +400,17 @@ def layer_tables(
         if "global" in levels:
             out["global"] = _global_table(ego, n_cols, natural=method == "natural")
     return out
+
+
+def _tie_table(ev: Events, ties: _Ties, layer: NDArray[np.int64]) -> pa.Table:
+    """``level="tie"``: one row per tie, its strength, layer (null: none) and active flag."""
+    return pa.table({
+        "ego": ev.user_ids(ties.ego),
+        "alter": ev.user_ids(ties.alter),
+        "strength": pa.array(ties.strength, pa.float64()),
+        "layer": pa.array(layer, pa.int64(), mask=layer == 0),
+        "active": pa.array(ties.active, pa.bool_()),
+    })
 
 
 def _window_years(ev: Events, opts: TieOptions) -> tuple[float, int]:
