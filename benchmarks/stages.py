@@ -139,10 +139,7 @@ def eq_reciprocity_user(path: str) -> Result:
 
 
 def eq_reciprocity(path: str) -> Result:
-    eq = _eq()
-    ev = eq.read_events(path)
-    return {"dyad": eq.reciprocity(ev, level="dyad"), "global": eq.reciprocity(ev),
-            "user": eq.reciprocity(ev, level="user")}
+    return _eq().reciprocity_tables(path)
 
 
 def eq_responsiveness(path: str) -> Result:

@@ -218,10 +218,17 @@ def test_planted_recovery() -> None:
     got = {(r["ego"], r["alter"]): r["layer"] for r in t.to_pylist() if r["active"]}
     hits = [got.get(k) == ring for k, ring in truth.items()]
     assert np.mean(hits) >= 0.9
-    e = eq.dunbar_layers(ev, method="natural", level="ego", window=WIN, null_draws=19, seed=1)
-    e = e.filter(pa.compute.less(e["ego"], 12))
-    assert all(p == 0.05 for p in e["null_p"].to_pylist())  # no null draw comes close
-    assert not any(e["chance"].to_pylist())
+    # a lognormal sample of an ego's size rarely clusters as well as the planted rings:
+    # over five seeds, at most one planted ego in ten is taken for chance
+    flagged, p_min = [], []
+    for seed in range(5):
+        e = eq.dunbar_layers(ev, method="natural", level="ego", window=WIN, null_draws=19,
+                             seed=seed)
+        e = e.filter(pa.compute.less(e["ego"], 12))
+        flagged += e["chance"].to_pylist()
+        p_min += [p == 0.05 for p in e["null_p"].to_pylist()]
+    assert len(flagged) == 60 and np.mean(flagged) <= 0.1
+    assert np.mean(p_min) >= 0.9  # most egos beat every one of the 19 draws
     # rank with the planted cumulative sizes returns the planted rings exactly (gaps are wide)
     cum = tuple(np.cumsum(sizes).tolist())
     r = eq.dunbar_layers(ev, method="rank", sizes=cum, window=WIN).to_pylist()

@@ -17,6 +17,7 @@ from engagequal import dask, errors, ingest, io, plot, synth, testing
 from engagequal.api import analyze
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest import read_events
+from engagequal.kernels.parallel import get_num_threads, num_threads, set_num_threads
 from engagequal.metrics.conversations import conversation_tables, conversations
 from engagequal.metrics.layers import dunbar_layers, layer_stability, layers_from_dyads
 from engagequal.metrics.quality import quality
@@ -41,10 +42,12 @@ __all__ = [
     "dask",
     "dunbar_layers",
     "errors",
+    "get_num_threads",
     "ingest",
     "io",
     "layer_stability",
     "layers_from_dyads",
+    "num_threads",
     "plot",
     "quality",
     "read_events",
@@ -52,6 +55,7 @@ __all__ = [
     "reciprocity_tables",
     "responsiveness",
     "rolling",
+    "set_num_threads",
     "synth",
     "testing",
 ]

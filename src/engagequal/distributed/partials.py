@@ -541,24 +541,28 @@ def block_ties(shell: Events, d: Dyads, opts: TieOptions, block: int, n_blocks: 
     return layer_ties(shell, d, opts, lo, hi, params)
 
 
-def null_slice(block: int, shuffle: bool, *inputs: tuple[int, NDArray[np.float64]]
+def null_slice(block: int, shuffle: bool, *inputs: tuple[int, int, NDArray[np.float64]]
                ) -> tuple[int, int, NDArray[np.float64] | None]:
-    """``(offset, total, pool)`` of ego block ``block`` in the null model's stream."""
-    sizes = [i[0] for i in inputs]
+    """``(offset, total, pool)`` of ego block ``block`` in the null model's stream.
+
+    The shuffle model permutes the tested values (one per tested tie); the
+    lognormal model draws ``n + 1`` exponentials per tested ego of ``n`` ties.
+    """
+    sizes = [i[0] if shuffle else i[0] + i[1] for i in inputs]
     return (int(sum(sizes[:block])), int(sum(sizes)),
             null_pool(*inputs) if shuffle else None)
 
 
 class NullStream(np.random.Generator):
-    """One ego block's share of the natural layers' null-model random stream.
+    """One ego block's share of the natural layers' null-model random streams.
 
-    The in-memory null model draws, per round, one value for every tested tie
-    of every ego, in ego order, from one generator (``normal`` for the
-    lognormal model, ``permutation`` of all tested values for the shuffle
-    model).  This generator replays that whole stream from the same seed and
-    hands the block the slice ``[offset, offset + n)`` of each round, so the
-    in-memory kernel run on the block draws exactly the values it would draw
-    on all egos.
+    The in-memory null model spawns one generator per draw from the seed and
+    takes from it, in ego order, the random numbers of every tested ego
+    (``standard_exponential`` for the lognormal model, a ``permutation`` of
+    all tested values for the shuffle model).  This generator spawns the same
+    children, and each child replays its whole draw and hands the block its
+    slice ``[offset, offset + n)``, so the in-memory kernel run on the block
+    draws exactly the values it would draw on all egos.
     """
 
     def __init__(self, seed: Any, offset: int, total: int,
@@ -570,10 +574,13 @@ class NullStream(np.random.Generator):
         self._stream = np.random.default_rng(src)
         self._offset, self._total, self._pool = int(offset), int(total), pool
 
-    def normal(self, loc: Any = 0.0, scale: Any = 1.0, size: Any = None) -> Any:
-        z = self._stream.standard_normal(self._total)
-        n = np.broadcast(np.asarray(loc), np.asarray(scale)).size if size is None else size
-        return loc + scale * z[self._offset:self._offset + int(np.prod(n))]
+    def spawn(self, n_children: int) -> list[np.random.Generator]:
+        return [NullStream(child, self._offset, self._total, self._pool)
+                for child in self._stream.spawn(n_children)]
+
+    def standard_exponential(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
+        z = self._stream.standard_exponential(self._total)
+        return z[self._offset:self._offset + int(np.prod(size))]
 
     def permutation(self, x: Any, axis: int = 0) -> Any:
         assert self._pool is not None, "the shuffle null model needs the pool of all egos"
@@ -581,9 +588,10 @@ class NullStream(np.random.Generator):
         return perm[self._offset:self._offset + len(x)]
 
 
-def null_inputs(ties: Any, params: Mapping[str, Any]) -> tuple[int, NDArray[np.float64]]:
+def null_inputs(ties: Any, params: Mapping[str, Any]) -> tuple[int, int, NDArray[np.float64]]:
     """The tested ties of an ego block (egos with two or more natural layers):
-    their number and their values in (ego, value) order (the null model's pool)."""
+    their number, the number of tested egos, and the values in (ego, value)
+    order (the null model's pool)."""
     from engagequal.metrics import layers as lay
 
     _, _, extra = lay._assign(
@@ -596,12 +604,12 @@ def null_inputs(ties: Any, params: Mapping[str, Any]) -> tuple[int, NDArray[np.f
     tested = extra["egos"][extra["k"] >= 2] if act.size else np.zeros(0, np.int32)
     m = np.isin(ego, tested)
     order = np.lexsort((x[m], ego[m]))
-    return int(m.sum()), np.asarray(x[m][order], dtype=np.float64)
+    return int(m.sum()), int(tested.size), np.asarray(x[m][order], dtype=np.float64)
 
 
-def null_pool(*inputs: tuple[int, NDArray[np.float64]]) -> NDArray[np.float64]:
+def null_pool(*inputs: tuple[int, int, NDArray[np.float64]]) -> NDArray[np.float64]:
     """The pool of all blocks' tested values, in ego order."""
-    return np.concatenate([i[1] for i in inputs])
+    return np.concatenate([i[2] for i in inputs])
 
 
 def layer_tables(shell: Events, ties: Any, method: str, params: Mapping[str, Any],

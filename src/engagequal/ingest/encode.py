@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from typing import Any
 
@@ -11,6 +12,7 @@ import pyarrow.compute as pc
 from numpy.typing import NDArray
 
 from engagequal.errors import InputError
+from engagequal.kernels.parallel import pmap, workers
 
 __all__ = ["encode_ids", "encode_kinds", "id_type"]
 
@@ -55,6 +57,28 @@ def id_type(types: Sequence[pa.DataType], names: Sequence[str]) -> pa.DataType:
 
 def _chunks(col: Column) -> list[pa.Array]:
     return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
+
+
+#: rows per unit of hashing work (long chunks are cut into zero-copy slices of this size)
+_SLICE = 1 << 20
+
+
+def _sliced(col: Column) -> list[pa.Array]:
+    """The non-empty chunks of a column, long ones cut into zero-copy slices."""
+    out: list[pa.Array] = []
+    for c in _chunks(col):
+        out.extend(c.slice(i, _SLICE) for i in range(0, len(c), _SLICE))
+    return out
+
+
+def _balanced(items: list[pa.Array], p: int) -> list[list[pa.Array]]:
+    """``items`` cut into at most ``p`` contiguous runs of about equal total length."""
+    sizes = np.cumsum([len(c) for c in items])
+    if p <= 1 or len(items) <= 1:
+        return [items]
+    cuts = np.searchsorted(sizes, sizes[-1] * np.arange(1, p) / p, side="left") + 1
+    bounds = [0, *sorted({int(c) for c in cuts if 0 < c < len(items)}), len(items)]
+    return [items[a:b] for a, b in itertools.pairwise(bounds)]
 
 
 def _normalise(col: pa.Array, typ: pa.DataType) -> pa.Array:
@@ -162,16 +186,16 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     which: list[int] = []
     indices: list[NDArray[np.int64]] = []
     per_col: list[int] = []
-    plain = [_normalise(c, typ) for col in columns for c in _chunks(col)
-             if len(c) and not pa.types.is_dictionary(c.type)]
-    # plain chunks: one hash table for all of them (the chunks share its dictionary)
-    encoded = iter(pc.dictionary_encode(pa.chunked_array(plain, type=typ)).chunks
-                   if plain else [])
+    plain = [_normalise(c, typ) for col in columns for c in _sliced(col)
+             if not pa.types.is_dictionary(c.type)]
+    # plain chunks: one hash table per thread (the chunks of a run share its dictionary)
+    runs = _balanced(plain, workers(sum(sizes))) if plain else []
+    encoded = iter([c for run in pmap(
+        lambda r: pc.dictionary_encode(pa.chunked_array(r, type=typ)).chunks, runs)
+        for c in run])
     for col in columns:
         k = 0
-        for c in _chunks(col):
-            if not len(c):
-                continue
+        for c in _sliced(col):
             if not pa.types.is_dictionary(c.type):
                 c = next(encoded)
             d = c.dictionary
@@ -203,15 +227,17 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     dictionary = distinct.take(pa.array(order))
     per_dict = [final[gcode[offsets[w]:offsets[w + 1]]] for w in range(len(dicts))]
     res: list[NDArray[np.int32]] = []
+    tasks: list[tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.int64]]] = []
     i = 0
     for k, size in zip(per_col, sizes, strict=True):
         out = np.empty(size, dtype=np.int32)
         pos = 0
         for idx, w in zip(indices[i:i + k], which[i:i + k], strict=True):
-            np.take(per_dict[w], idx, out=out[pos:pos + idx.size])
+            tasks.append((out[pos:pos + idx.size], per_dict[w], idx))
             pos += idx.size
         i += k
         res.append(out)
+    pmap(lambda t: np.take(t[1], t[2], out=t[0]), tasks)
     return res, dictionary
 
 

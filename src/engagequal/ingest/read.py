@@ -335,17 +335,18 @@ def events_from_table(
                                          dense)
         keep = ~rows.bad
         parent_pos = tree_state
-    all_kept = bool(keep.all())  # the common case: no copies of the columns
-    kidx = np.arange(n, dtype=np.int64) if all_kept else np.flatnonzero(keep)
-    a_col = actor_col if all_kept else actor_col.take(pa.array(kidx))
-    t_col = target_col if all_kept else target_col.take(pa.array(kidx))
-    tnull_k = tnull if all_kept else tnull[kidx]
+    # the common case, every row kept: no copies of the columns
+    kidx = None if bool(keep.all()) else np.flatnonzero(keep)
+    n_kept = n if kidx is None else int(kidx.size)
+    a_col = actor_col if kidx is None else actor_col.take(pa.array(kidx))
+    t_col = target_col if kidx is None else target_col.take(pa.array(kidx))
+    tnull_k = tnull if kidx is None else tnull[kidx]
     any_tnull = bool(tnull_k.any())
     t_enc_src = t_col.filter(pa.array(~tnull_k)) if any_tnull else t_col
     typ = id_type([actor_col.type, target_col.type], [cmap.actor, cmap.target or "target"])
     (a_codes, t_codes_part), users = encode_ids([a_col, t_enc_src], typ)
     if any_tnull:
-        t_codes = np.full(kidx.size, -1, dtype=np.int32)
+        t_codes = np.full(n_kept, -1, dtype=np.int32)
         t_codes[~tnull_k] = t_codes_part
     else:
         t_codes = t_codes_part
@@ -357,13 +358,13 @@ def events_from_table(
     notes["self_interaction"] = int(np.count_nonzero(a_codes == t_codes))
     if eid_col is not None and parent_pos is not None:
         tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes, forest)
-    acc = rows.accounting(int(kidx.size), notes)
+    acc = rows.accounting(n_kept, notes)
     return Events(
         actor=a_codes,
         target=t_codes,
-        ts=ts_ns if all_kept else ts_ns[kidx],
-        kind=kind_code if all_kept else kind_code[kidx],
-        weight=np.ascontiguousarray(weight if all_kept else weight[kidx], dtype=np.float64),
+        ts=ts_ns if kidx is None else ts_ns[kidx],
+        kind=kind_code if kidx is None else kind_code[kidx],
+        weight=np.ascontiguousarray(weight if kidx is None else weight[kidx], dtype=np.float64),
         users=users,
         kinds=tuple(kind_names),
         kind_weights=weights,
@@ -647,13 +648,15 @@ def _second_parents(rows: _Rows, table: pa.Table, eid_col: pa.Array, kidx: NDArr
     return pos, orphans
 
 
-def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64],
+def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64] | None,
                  parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int],
                  forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None) -> Tree:
-    """Roots, depths and thread codes of the kept rows."""
-    eid = eid_col if kidx.size == len(eid_col) else eid_col.take(pa.array(kidx))
+    """Roots, depths and thread codes of the kept rows (``kidx`` None: every row)."""
+    eid = eid_col if kidx is None else eid_col.take(pa.array(kidx))
     if cmap.thread is not None:
-        thr = _flat(table[cmap.thread]).take(pa.array(kidx))
+        thr = _flat(table[cmap.thread])
+        if kidx is not None:
+            thr = thr.take(pa.array(kidx))
         if pa.types.is_dictionary(thr.type):
             thr = thr.dictionary_decode()
         if thr.null_count:  # a null thread is its root's thread

@@ -86,35 +86,46 @@ def _padded(values: NDArray[np.float64], starts: NDArray[np.int64], lengths: NDA
 
 
 def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64], k_max: int,
-        n: NDArray[np.int64] | None = None) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+        n: NDArray[np.int64] | None = None, *,
+        splits: bool = True) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
     """The Ckmeans dynamic programme on padded prefix sums.
 
     Returns ``D`` (k_max, E, L): optimal cost of the first ``i + 1`` values in
-    ``k`` clusters, and ``B`` (k_max, E, L): the start of the last cluster.
+    ``k`` clusters, and ``B`` (k_max, E, L): the start of the last cluster
+    (left empty with ``splits=False``, when only the costs are wanted).
     With the segment lengths ``n`` and padded segments longer than ``_WIDE``
     the rows are computed by :func:`_monotone_row` (positions past a
     segment's length are then left at ``inf``).
     """
     e, width = p1.shape[0], p1.shape[1] - 1
     d = np.full((k_max, e, width), np.inf)
-    b = np.zeros((k_max, e, width), dtype=np.int32)
+    wide = width > _WIDE and n is not None
+    b = np.zeros((k_max, e, width) if splits or wide else (0, 0, 0), dtype=np.int32)
     cnt = np.arange(1, width + 1, dtype=np.float64)
     s1 = p1[:, 1:]
     d[0] = np.maximum(p2[:, 1:] - s1 * s1 / cnt, 0.0)
-    if width > _WIDE and n is not None:
+    if wide:
+        assert n is not None
         for k in range(1, min(k_max, width)):
             _monotone_row(p1, p2, d[k - 1], d[k], b[k], k, n)
         return d, b
     for k in range(1, min(k_max, width)):
-        prev, best, arg = d[k - 1], d[k], b[k]
+        prev, best = d[k - 1], d[k]
         for j in range(k, width):  # the last cluster is [j .. i]
-            a1 = p1[:, j + 1:] - p1[:, j:j + 1]
-            cost = (p2[:, j + 1:] - p2[:, j:j + 1]) - a1 * a1 / cnt[:width - j]
-            cand = prev[:, j - 1:j] + np.maximum(cost, 0.0)
+            cand = p1[:, j + 1:] - p1[:, j:j + 1]
+            np.multiply(cand, cand, out=cand)
+            np.divide(cand, cnt[:width - j], out=cand)
+            cost = p2[:, j + 1:] - p2[:, j:j + 1]
+            np.subtract(cost, cand, out=cand)
+            np.maximum(cand, 0.0, out=cand)
+            np.add(cand, prev[:, j - 1:j], out=cand)
             tgt = best[:, j:]
-            better = cand < tgt
-            np.copyto(tgt, cand, where=better)
-            np.copyto(arg[:, j:], np.int32(j), where=better)
+            if splits:
+                better = cand < tgt
+                np.copyto(tgt, cand, where=better)
+                np.copyto(b[k][:, j:], np.int32(j), where=better)
+            else:
+                np.minimum(tgt, cand, out=tgt)
     return d, b
 
 
@@ -238,9 +249,43 @@ def ckmeans_sse(values: NDArray[np.float64], starts: NDArray[np.int64],
     out = np.full((starts.size, k_max), np.inf)
     for segs, width in _chunks(lengths):
         p1, p2, _, _ = _padded(values, starts, lengths, segs, width)
-        d, _ = _dp(p1, p2, k_max, lengths[segs])
-        last = np.broadcast_to((lengths[segs] - 1)[None, :, None], (k_max, segs.size, 1))
-        out[segs] = np.take_along_axis(d, last, 2)[:, :, 0].T
+        n = lengths[segs]
+        k_rows = max(k_max - 1, 1)  # the last level is needed at the last value only
+        d, _ = _dp(p1, p2, k_rows, n, splits=False)
+        last = np.broadcast_to((n - 1)[None, :, None], (k_rows, segs.size, 1))
+        out[segs, :k_rows] = np.take_along_axis(d, last, 2)[:, :, 0].T
+        if k_max > 1:
+            out[segs, k_max - 1] = _last_cost(p1, p2, d[k_max - 2], n, k_max - 1)
+    return out
+
+
+def _last_cost(p1: NDArray[np.float64], p2: NDArray[np.float64], prev: NDArray[np.float64],
+               n: NDArray[np.int64], k: int) -> NDArray[np.float64]:
+    """``D[k][n - 1]`` of every row from ``prev = D[k - 1]``, without the rest of row ``k``.
+
+    The minimum over the start ``j`` of the last cluster ``[j .. n - 1]`` of
+    ``prev[j - 1] + cost(j, n - 1)``: one pass over the padded width instead
+    of a quadratic one.  The operations are those of the quadratic
+    programme of :func:`_dp`, so the value is the same to the last bit (on
+    segments longer than ``_WIDE`` it may be lower by rounding noise, where
+    the divide and conquer misses a tie).
+    """
+    e, width = prev.shape
+    rows = np.arange(e)
+    j = np.arange(width)
+    a1 = p1[rows, n][:, None] - p1[:, :width]
+    a1 *= a1
+    with np.errstate(divide="ignore", invalid="ignore"):  # j >= n: masked below
+        a1 /= (n[:, None] - j).astype(np.float64)
+    cand = p2[rows, n][:, None] - p2[:, :width]
+    cand -= a1
+    del a1
+    np.maximum(cand, 0.0, out=cand)
+    with np.errstate(invalid="ignore"):  # inf + nan past the end: masked below
+        cand[:, 1:] += prev[:, :-1]
+    cand[:, 0] = np.inf
+    cand[(j[None, :] < k) | (j[None, :] > (n - 1)[:, None])] = np.inf
+    out: NDArray[np.float64] = cand.min(axis=1)
     return out
 
 

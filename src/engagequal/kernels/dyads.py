@@ -18,6 +18,7 @@ import numpy as np
 import scipy.sparse as sp
 from numpy.typing import NDArray
 
+from engagequal.kernels.groups import KeyFn, group_reduce
 from engagequal.kernels.segments import sort_with_order
 
 __all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
@@ -78,16 +79,34 @@ def _bits(n_users: int) -> int:
     return max(int(n_users - 1).bit_length(), 1)
 
 
-def _drop_self(
-    actor: NDArray[np.int32], target: NDArray[np.int32], weight: NDArray[np.float64],
-    ts: NDArray[np.int64],
-) -> tuple[NDArray[np.int32], NDArray[np.int32], NDArray[np.float64], NDArray[np.int64]]:
-    keep = actor != target
-    if target.size and target.min() < 0:
-        keep &= target >= 0
-    if not keep.all():
-        actor, target, weight, ts = actor[keep], target[keep], weight[keep], ts[keep]
-    return actor, target, weight, ts
+def _key_fn(
+    actor: NDArray[np.int32], target: NDArray[np.int32], b: int, *, unordered: bool
+) -> tuple[KeyFn, int]:
+    """Per-chunk event keys: ``u << b | v`` (directed) or ``(min << b | max) << 1 | (a > t)``
+    (unordered, the direction in the low bit); self-interactions and events
+    without a target get the dropping key ``bound``."""
+    bound = 1 << (2 * b + (1 if unordered else 0))
+    missing = bool(target.size) and int(target.min()) < 0
+
+    def keys(start: int, stop: int) -> NDArray[np.int64]:
+        x, y = actor[start:stop], target[start:stop]
+        drop = x == y
+        if missing:
+            drop |= y < 0
+        if unordered:
+            k = np.minimum(x, y).astype(np.int64)
+            k <<= b
+            k |= np.maximum(x, y)
+            k <<= 1
+            k |= x > y
+        else:
+            k = x.astype(np.int64)
+            k <<= b
+            k |= y
+        np.putmask(k, drop, bound)
+        return k
+
+    return keys, bound
 
 
 def aggregate_dyads(
@@ -103,10 +122,10 @@ def aggregate_dyads(
 
     Notes
     -----
-    One sort of a packed ``int64`` key ``u << b | v`` (with the event position
-    in the low bits, see :func:`~engagequal.kernels.segments.sort_with_order`),
-    then per-dyad sums, minima and maxima (``bincount``, ``ufunc.at``): a few
-    linear passes besides the sort, and memory access independent of row order.
+    One grouped reduction over the packed ``int64`` key ``u << b | v``
+    (:func:`~engagequal.kernels.groups.group_reduce`: one plain sort per key
+    range, on every core, then ``reduceat`` over the runs): a few linear
+    passes besides the sort, and memory access independent of row order.
 
     Examples
     --------
@@ -116,34 +135,13 @@ def aggregate_dyads(
     >>> d.u.tolist(), d.v.tolist(), d.w.tolist(), d.n.tolist(), d.first.tolist()
     ([0, 1], [1, 0], [3.0, 5.0], [2, 1], [3, 9])
     """
-    actor, target, weight, ts = _drop_self(actor, target, weight, ts)
-    if actor.size == 0:
-        return Dyads(_Z32, _Z32, np.zeros(0), _Z64, _Z64, _Z64, n_users)
     b = _bits(n_users)
-    key = actor.astype(np.int64)
-    key <<= b
-    key |= target
-    ks, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
-    flag = np.empty(ks.size, dtype=bool)
-    flag[0] = True
-    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
-    starts = np.flatnonzero(flag)
-    uk = ks[starts]
-    del ks
-    sid = np.cumsum(flag, dtype=np.intp)  # dyad number of each sorted event
-    sid -= 1
-    del flag
-    nd = starts.size
-    w = np.asarray(np.bincount(sid, weights=weight[order], minlength=nd), dtype=np.float64)
-    ts_o = ts[order]
-    del order
-    first = np.full(nd, np.iinfo(np.int64).max, dtype=np.int64)
-    np.minimum.at(first, sid, ts_o)
-    last = np.full(nd, np.iinfo(np.int64).min, dtype=np.int64)
-    np.maximum.at(last, sid, ts_o)
-    n = np.diff(starts, append=actor.size)
-    return Dyads(u=(uk >> b).astype(np.int32), v=(uk & ((1 << b) - 1)).astype(np.int32),
-                 w=w, n=n, first=first, last=last, n_users=n_users)
+    keys, bound = _key_fn(actor, target, b, unordered=False)
+    g = group_reduce(actor.shape[0], keys, bound, weight, ts)
+    if len(g) == 0:
+        return Dyads(_Z32, _Z32, np.zeros(0), _Z64, _Z64, _Z64, n_users)
+    return Dyads(u=(g.key >> b).astype(np.int32), v=(g.key & ((1 << b) - 1)).astype(np.int32),
+                 w=g.w, n=g.n, first=g.first, last=g.last, n_users=n_users)
 
 
 def aggregate_pairs(
@@ -160,13 +158,12 @@ def aggregate_pairs(
 
     Notes
     -----
-    Events are sorted once by the packed key ``(min(a, t), max(a, t),
-    a > t)``: each pair's events are then contiguous, so both directions and
-    the pair-wide first and last contact come out of per-pair reductions
-    (``bincount`` and ``ufunc.at`` on the pair number of each event; the
-    ``v -> u`` sums from weights masked by direction), and no reverse dyad is
-    ever searched for.  Linear passes besides one sort of ``int64``
-    values; at most about four event-sized arrays are alive at once.
+    The events are grouped by the packed key ``(min(a, t), max(a, t), a > t)``
+    (:func:`~engagequal.kernels.groups.group_reduce`): each pair's two
+    directions come out as neighbouring groups, so both directions and the
+    pair-wide first and last contact follow from per-group reductions and no
+    reverse dyad is ever searched for.  Linear passes besides one sort of
+    ``int64`` values per key range, on every core.
 
     Examples
     --------
@@ -178,60 +175,32 @@ def aggregate_pairs(
     >>> p.first.tolist(), p.last.tolist()
     ([1, 3], [1, 9])
     """
-    if ts is None:
-        ts = np.zeros(actor.shape[0], dtype=np.int64)
-        want_times = False
-    else:
-        want_times = True
-    actor, target, weight, ts = _drop_self(actor, target, weight, ts)
-    n = actor.size
-    if n == 0:
-        return Pairs(_Z32, _Z32, np.zeros(0), np.zeros(0), _Z64, _Z64, _Z64, _Z64, n_users)
     b = _bits(n_users)
-    key = np.minimum(actor, target).astype(np.int64)
-    key <<= b
-    key |= np.maximum(actor, target)
-    key <<= 1
-    key |= actor > target
-    ks, order = sort_with_order(key, 1 << (2 * b + 1), overwrite=True)
-    del key
-    # memory is the constraint at scale: keep few event-sized arrays alive
-    ws = weight[order]
-    ts_o = ts[order] if want_times else None
-    del order
-    rev = (ks & 1).astype(np.float64)    # 1.0 for a v -> u event
-    ks >>= 1                             # pair keys
-    flag = np.empty(n, dtype=bool)
+    keys, bound = _key_fn(actor, target, b, unordered=True)
+    g = group_reduce(actor.shape[0], keys, bound, weight, ts)
+    if len(g) == 0:
+        return Pairs(_Z32, _Z32, np.zeros(0), np.zeros(0), _Z64, _Z64, _Z64, _Z64, n_users)
+    pk = g.key >> 1                      # pair keys; the two directions are neighbours
+    rev = (g.key & 1).astype(bool)       # a v -> u group
+    flag = np.empty(pk.size, dtype=bool)
     flag[0] = True
-    np.not_equal(ks[1:], ks[:-1], out=flag[1:])
-    es = np.flatnonzero(flag)            # pair starts, in event order
-    npairs = es.size
-    pk = ks[es]
-    del ks
-    u = (pk >> b).astype(np.int32)
-    v = (pk & ((1 << b) - 1)).astype(np.int32)
-    del pk
-    # per-event pair number: bincount and ufunc.at beat reduceat on many short segments
-    sid = np.cumsum(flag, dtype=np.intp)
-    sid -= 1
-    del flag
-    if ts_o is not None:
-        first = np.full(npairs, np.iinfo(np.int64).max, dtype=np.int64)
-        np.minimum.at(first, sid, ts_o)
-        last = np.full(npairs, np.iinfo(np.int64).min, dtype=np.int64)
-        np.maximum.at(last, sid, ts_o)
-        del ts_o
+    np.not_equal(pk[1:], pk[:-1], out=flag[1:])
+    ps = np.flatnonzero(flag)
+    pid = np.cumsum(flag, dtype=np.intp)
+    pid -= 1
+    npairs = ps.size
+    fwd = ~rev
+    w_uv, w_vu = np.zeros(npairs), np.zeros(npairs)
+    n_uv, n_vu = np.zeros(npairs, np.int64), np.zeros(npairs, np.int64)
+    w_uv[pid[fwd]], n_uv[pid[fwd]] = g.w[fwd], g.n[fwd]
+    w_vu[pid[rev]], n_vu[pid[rev]] = g.w[rev], g.n[rev]
+    if ts is not None:
+        first, last = np.minimum.reduceat(g.first, ps), np.maximum.reduceat(g.last, ps)
     else:
         first = last = _Z64
-    n_vu = np.bincount(sid, weights=rev, minlength=npairs).astype(np.int64)
-    n_uv = np.diff(es, append=n)
-    n_uv -= n_vu
-    rev *= ws                            # the v -> u weights (0 elsewhere)
-    w_vu = np.asarray(np.bincount(sid, weights=rev, minlength=npairs), dtype=np.float64)
-    np.subtract(ws, rev, out=rev)        # the u -> v weights, exactly
-    del ws
-    w_uv = np.asarray(np.bincount(sid, weights=rev, minlength=npairs), dtype=np.float64)
-    return Pairs(u=u, v=v, w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
+    pk = pk[ps]
+    return Pairs(u=(pk >> b).astype(np.int32), v=(pk & ((1 << b) - 1)).astype(np.int32),
+                 w_uv=w_uv, w_vu=w_vu, n_uv=n_uv, n_vu=n_vu, first=first, last=last,
                  n_users=n_users)
 
 

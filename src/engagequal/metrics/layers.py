@@ -15,6 +15,7 @@ from typing import Any
 import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
+from scipy import special
 
 from engagequal.errors import OptionError
 from engagequal.events import Events
@@ -22,6 +23,7 @@ from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
 from engagequal.kernels.dyads import Dyads
+from engagequal.kernels.parallel import pmap
 from engagequal.kernels.ranks import reverse_positions, segment_ranks
 from engagequal.kernels.segments import segment_starts
 from engagequal.metrics._tables import ratio
@@ -525,38 +527,82 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
 def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.int64],
             sse: NDArray[np.float64], tested: NDArray[np.bool_], *, null_model: str,
             draws: int, log_scale: bool, seed: int | np.random.Generator) -> NDArray[np.float64]:
-    """p-value of each tested ego's explained share ``1 - SSE_k / SSE_1`` under the null."""
+    """p-value of each tested ego's explained share ``1 - SSE_k / SSE_1`` under the null.
+
+    Each draw takes its random numbers from its own generator, spawned from
+    the seed, in ego order: for the lognormal model ``n + 1`` standard
+    exponentials per ego of ``n`` tested ties (the sorted sample without a
+    sort: the order statistics of ``n`` standard normals are the normal
+    quantiles of ``S_i / S_{n+1}``, ``S`` the partial sums of the
+    exponentials, summed exactly in fixed point; Renyi), for the shuffle
+    model one permutation of all tested values.  The programme then runs on
+    the egos grouped by their number of layers ``k``, each group only up to
+    its own ``k`` (most egos have two).
+    """
     rng = np.random.default_rng(seed)
     lengths = np.diff(np.append(starts, xs.size))
     segs = np.flatnonzero(tested)
     kk = k[segs]
-    rows = np.arange(segs.size)
+    ne = segs.size
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_obs = 1.0 - sse[segs, kk - 1] / sse[segs, 0]
+        r_obs = np.nan_to_num(1.0 - sse[segs, kk - 1] / sse[segs, 0], nan=1.0)
     n = lengths[segs]
-    seg_of = np.repeat(rows, n)
-    idx = _segment_positions(starts[segs], n)
-    vals = xs[idx]
+    seg_of = np.repeat(np.arange(ne), n)
+    vals = xs[_segment_positions(starts[segs], n)]
     logs = vals if log_scale else np.log(vals)
     nn = n.astype(np.float64)
-    mu = np.bincount(seg_of, weights=logs, minlength=segs.size) / nn
-    var = np.bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=segs.size) / nn
+    mu = np.bincount(seg_of, weights=logs, minlength=ne) / nn
+    var = np.bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn
     sigma = np.sqrt(var)
-    pool = vals
-    hits = np.zeros(segs.size)
-    new_starts = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    k_top = int(kk.max())
-    for _ in range(draws):
-        if null_model == "lognormal":
-            z = rng.normal(mu[seg_of], sigma[seg_of])
-            sample = z if log_scale else np.exp(z)
-        else:
-            sample = rng.permutation(pool)
-        sample = sample[np.lexsort((sample, seg_of))]
-        s_null = ckmeans_sse(sample, new_starts, k_top)
+    first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
+    # exponentials of ego s: [first[s] + s, first[s] + s + n[s]], the last one closing S
+    tie_slot = np.arange(vals.size, dtype=np.int64) + seg_of
+    end_slot = first + np.arange(ne) + n
+    # the programme's layout: egos by number of layers
+    by_k = np.argsort(kk, kind="stable")
+    k_sorted, n_k = kk[by_k], n[by_k]
+    first_k = np.concatenate([[0], np.cumsum(n_k)[:-1]]).astype(np.int64)
+    to_k = _segment_positions(first[by_k], n_k)
+    k_vals, k_at = np.unique(k_sorted, return_index=True)
+    groups = list(zip(k_vals.tolist(), k_at.tolist(), [*k_at[1:].tolist(), ne], strict=True))
+    r_obs_k = r_obs[by_k]
+
+    def sorted_sample(g: np.random.Generator) -> NDArray[np.float64]:
+        if null_model != "lognormal":
+            perm = g.permutation(vals)
+            out: NDArray[np.float64] = perm[np.lexsort((perm, seg_of))]
+            return out
+        # partial sums in 32.32 fixed point: integer sums are exact (wrapping
+        # included), so an ego's sample does not depend on the egos before it
+        e = g.standard_exponential(vals.size + ne)
+        e *= 2.0 ** 32
+        c = np.cumsum(e.astype(np.int64))
+        base = np.where(end_slot - n > 0, c[np.maximum(end_slot - n - 1, 0)], 0)
+        total = (c[end_slot] - base).astype(np.float64)
+        u = (c[tie_slot] - base[seg_of]).astype(np.float64)
+        u /= total[seg_of]
+        np.clip(u, 1e-300, 1.0 - 2.0 ** -53, out=u)
+        z: NDArray[np.float64] = special.ndtri(u)
+        z *= sigma[seg_of]
+        z += mu[seg_of]
+        return z if log_scale else np.exp(z, out=z)
+
+    def draw(g: np.random.Generator) -> NDArray[np.bool_]:
+        sample = sorted_sample(g)[to_k]
+        s_k, s_1 = np.empty(ne), np.empty(ne)
+        for kv, r0, r1 in groups:  # a loop over layer counts
+            v0 = int(first_k[r0])
+            v1 = int(first_k[r1]) if r1 < ne else vals.size
+            sse_g = ckmeans_sse(sample[v0:v1], first_k[r0:r1] - v0, kv)
+            s_k[r0:r1], s_1[r0:r1] = sse_g[:, kv - 1], sse_g[:, 0]
         with np.errstate(divide="ignore", invalid="ignore"):
-            r_null = 1.0 - s_null[rows, kk - 1] / s_null[:, 0]
-        hits += np.nan_to_num(r_null, nan=1.0) >= np.nan_to_num(r_obs, nan=1.0)
+            r_null = 1.0 - s_k / s_1
+        out = np.empty(ne, dtype=bool)
+        out[by_k] = np.nan_to_num(r_null, nan=1.0) >= r_obs_k
+        return out
+
+    # one generator per draw, spawned from the seed: the same draws on any number of threads
+    hits = np.sum(pmap(draw, rng.spawn(draws)), axis=0, dtype=np.float64)
     p = np.full(starts.size, np.nan)
     p[segs] = (1.0 + hits) / (1.0 + draws)
     return p
