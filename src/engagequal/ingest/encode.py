@@ -193,16 +193,20 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     encoded = iter([c for run in pmap(
         lambda r: pc.dictionary_encode(pa.chunked_array(r, type=typ)).chunks, runs)
         for c in run])
+    hashed: set[int] = set()  # dictionaries built here hold only values of these rows
     for col in columns:
         k = 0
         for c in _sliced(col):
-            if not pa.types.is_dictionary(c.type):
+            ours = not pa.types.is_dictionary(c.type)
+            if ours:
                 c = next(encoded)
             d = c.dictionary
             ident = (d.offset, len(d), *(b.address if b is not None else 0 for b in d.buffers()))
             if ident not in seen:
                 seen[ident] = len(dicts)
                 dicts.append(_normalise(d, typ))
+                if ours:
+                    hashed.add(seen[ident])
             which.append(seen[ident])
             indices.append(c.indices.to_numpy(zero_copy_only=False))
             k += 1
@@ -214,9 +218,10 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
     offsets = np.cumsum([0] + [len(d) for d in dicts])
     # which distinct values kept rows use (a dictionary may hold values of rows set aside)
     used = np.zeros(len(distinct), dtype=bool)
-    local = [np.zeros(len(d), dtype=bool) for d in dicts]
+    local = [np.full(len(d), w in hashed, dtype=bool) for w, d in enumerate(dicts)]
     for idx, w in zip(indices, which, strict=True):
-        local[w][idx] = True
+        if w not in hashed:
+            local[w][idx] = True
     for w, loc in enumerate(local):
         used[gcode[offsets[w]:offsets[w + 1]][loc]] = True
     keep = np.flatnonzero(used)
