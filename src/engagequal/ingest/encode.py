@@ -150,7 +150,10 @@ def encode_ids(
             for a in flat:
                 present[a - off if off else a] = True
             codes: list[NDArray[np.int32]] = []
-            dictionary = pa.array(np.flatnonzero(present) + off, pa.int64())
+            distinct = np.flatnonzero(present)
+            if off:
+                distinct += off
+            dictionary = pa.array(distinct, pa.int64())
             if off == lo and present.all():  # every id in lo..hi: the code is id - lo
                 for cols, size in zip(arrs, sizes, strict=True):
                     out = np.empty(size, dtype=np.int32)

@@ -316,7 +316,7 @@ def events_from_table(
         weight = np.where(wnull | wbad, weight, wv)
 
     eid_col: pa.Array | None = None
-    dense: tuple[int, NDArray[np.int32]] | None = None
+    dense: _Dense | None = None
     if cmap.event_id is not None:
         eid_col = _flat(table[cmap.event_id])
         if pa.types.is_dictionary(eid_col.type):
@@ -374,8 +374,15 @@ def events_from_table(
     )
 
 
+#: rows per block of the block-wise passes over event ids
+_BLOCK = 1 << 20
+
+#: ``(lo, lut, unique)`` of :func:`_dense_index`
+_Dense = tuple[int, NDArray[np.int32], bool]
+
+
 def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray[np.int64],
-                     cmap: ColumnMap) -> tuple[int, NDArray[np.int32]] | None:
+                     cmap: ColumnMap) -> _Dense | None:
     """Flag every row but the earliest of each repeated event_id.
 
     Returns the lookup table of :func:`_dense_index` when the ids have one (the
@@ -383,7 +390,9 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
     ok = ~rows.bad
     dense = _dense_index(eid)
     if dense is not None:  # integer ids in a compact range: a lookup table, no hashing
-        lo, lut = dense
+        lo, lut, unique = dense
+        if unique:
+            return dense
         first = lut[eid.to_numpy(zero_copy_only=False).astype(np.int64, copy=False) - lo]
         dup_any = ok & (first != np.arange(rows.n, dtype=np.int32))
         del lut, first
@@ -427,7 +436,7 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
 
 
 def _parent_positions(eid: pa.Array, par: pa.Array,
-                      dense: tuple[int, NDArray[np.int32]] | None = None) -> NDArray[np.int64]:
+                      dense: _Dense | None = None) -> NDArray[np.int64]:
     """Position of each parent id among ``eid`` (-1 null, -2 not found).
 
     ``dense`` is ``_dense_index(eid)`` when already computed."""
@@ -445,13 +454,17 @@ def _parent_positions(eid: pa.Array, par: pa.Array,
     if dense is None:
         dense = _dense_index(eid)
     if dense is not None:
-        lo, lut = dense
-        pv = pc.fill_null(par, lo).to_numpy(zero_copy_only=False).astype(np.int64, copy=False)
-        off = pv - lo
-        inside = (off >= 0) & (off < lut.size)
-        out = np.full(pv.size, -2, dtype=np.int64)
-        out[inside] = lut[off[inside]]
-        out[out == len(eid)] = -2
+        lo, lut, _ = dense
+        out = np.empty(len(par), dtype=np.int64)
+        for a in range(0, len(par), _BLOCK):  # block by block: no event-sized temporaries
+            blk = par.slice(a, _BLOCK)
+            off = pc.fill_null(blk, lo).to_numpy(zero_copy_only=False).astype(np.int64)
+            off -= lo
+            outside = (off < 0) | (off >= lut.size)
+            np.clip(off, 0, lut.size - 1, out=off)
+            got = out[a:a + len(blk)]
+            got[:] = lut[off]
+            got[outside | (got == len(eid))] = -2
     else:
         pos = pc.index_in(par, value_set=eid)
         out = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -459,10 +472,12 @@ def _parent_positions(eid: pa.Array, par: pa.Array,
     return out
 
 
-def _dense_index(keys: pa.Array) -> tuple[int, NDArray[np.int32]] | None:
-    """``(lo, lut)`` with ``lut[k - lo]`` the first position of id ``k`` (``len(keys)``
-    where absent), for integer ids without nulls spanning at most four times
-    their number; else None (hash lookups are used instead)."""
+def _dense_index(keys: pa.Array) -> _Dense | None:
+    """``(lo, lut, unique)`` with ``lut[k - lo]`` the first position of id ``k``
+    (``len(keys)`` where absent) and ``unique`` whether no id repeats, for
+    integer ids without nulls spanning at most four times their number; else
+    None (hash lookups are used instead).  Built block by block, so that no
+    event-sized temporary is allocated."""
     n = len(keys)
     if n == 0 or n >= 2**31 - 1 or keys.null_count or not pa.types.is_integer(keys.type):
         return None
@@ -471,18 +486,21 @@ def _dense_index(keys: pa.Array) -> tuple[int, NDArray[np.int32]] | None:
     if hi - lo + 1 > max(4 * n, 1 << 16):
         return None
     lut = np.full(hi - lo + 1, n, dtype=np.int32)
-    off = k - lo
-    pos = np.arange(n, dtype=np.int32)
-    lut[off] = pos  # any one writer wins among repeated ids ...
-    if not np.array_equal(lut[off], pos):  # ... so repeated ids take the first position
-        np.minimum.at(lut, off, pos)
-    return lo, lut
+    blocks = range(0, n, _BLOCK)
+    for a in blocks:  # any one writer wins among repeated ids ...
+        lut[k[a:a + _BLOCK] - lo] = np.arange(a, min(a + _BLOCK, n), dtype=np.int32)
+    unique = all(np.array_equal(lut[k[a:a + _BLOCK] - lo],
+                                np.arange(a, min(a + _BLOCK, n), dtype=np.int32))
+                 for a in blocks)
+    if not unique:  # ... so repeated ids take the first position
+        np.minimum.at(lut, k - lo, np.arange(n, dtype=np.int32))
+    return lo, lut, unique
 
 
 def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[np.bool_],
                 cmap: ColumnMap, notes: dict[str, int],
                 ts_ns: NDArray[np.int64] | None = None,
-                dense: tuple[int, NDArray[np.int32]] | None = None
+                dense: _Dense | None = None
                 ) -> tuple[NDArray[np.int64], tuple[NDArray[np.int64], NDArray[np.int32]] | None]:
     """Parent positions among the good rows, after setting aside cycles and
     unnamed threads (strict mode raises on either), and choosing among the
