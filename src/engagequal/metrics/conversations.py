@@ -42,6 +42,7 @@ from numpy.typing import NDArray
 from engagequal.errors import InputError, OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
+from engagequal.kernels.parallel import pmap
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio
 
@@ -370,36 +371,65 @@ def _on_all_events(f: _Part, x: NDArray[np.int32]) -> NDArray[np.int32]:
     return out
 
 
+#: thread table column -> the stat it shows (integers)
+_THREAD_INTS = {"size": "size", "roots": "roots", "replies": "replies",
+                "participants": "participants", "max_depth": "max_depth",
+                "max_width": "max_width", "root_fanout": "fanout", "h_index": "h_index",
+                "exchanges": "exchanges", "longest_exchange": "longest",
+                "conversations": "conversations"}
+#: thread table column -> (numerator, denominator) stats (ratios, null where 0 / 0)
+_THREAD_RATIOS = {"mean_depth": ("depth_sum", "size"), "virality": ("w_sum", "pairs"),
+                  "reentry": ("reentry_n", "participants")}
+_THREAD_ORDER = ["size", "roots", "replies", "participants", "max_depth", "mean_depth",
+                 "max_width", "root_fanout", "h_index", "virality", "reentry", "exchanges",
+                 "longest_exchange", "conversations"]
+
+
 def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns) -> pa.Table:
+    """One row per thread.  The one-event threads all have the row of a one-event
+    forest: the statistics are computed on the other threads only and each
+    column is written once, in its final type (the columns on both cores)."""
     tree = ev.tree
     assert tree is not None
     st = _thread_stats(f, runs.turn, runs.end, max(ev.n_users, 1))
-    if f.tid is not None:  # the one-event threads: one row for all of them
+    st["replies"] = st["size"] - st["roots"]
+    lone: dict[str, NDArray[Any]] | None = None
+    if f.tid is not None:
         lone_part = _lone_event_part()
         lone_runs = alternating_runs(lone_part.parent, lone_part.actor)
         lone = _thread_stats(lone_part, lone_runs.turn, lone_runs.end, 1)
-        t = len(tree.threads)
-        for k, x in st.items():
-            full = np.full(t, lone[k][0], dtype=np.result_type(x, lone[k]))
-            full[f.tid] = x
-            st[k] = full
-    return pa.table({
-        "thread": tree.threads,
-        "size": _i64(st["size"]),
-        "roots": _i64(st["roots"]),
-        "replies": _i64(st["size"] - st["roots"]),
-        "participants": _i64(st["participants"]),
-        "max_depth": _i64(st["max_depth"]),
-        "mean_depth": ratio(st["depth_sum"], st["size"]),
-        "max_width": _i64(st["max_width"]),
-        "root_fanout": _i64(st["fanout"]),
-        "h_index": _i64(st["h_index"]),
-        "virality": ratio(st["w_sum"], st["pairs"]),
-        "reentry": ratio(st["reentry_n"], st["participants"]),
-        "exchanges": _i64(st["exchanges"]),
-        "longest_exchange": _i64(st["longest"]),
-        "conversations": _i64(st["conversations"]),
-    })
+        lone["replies"] = lone["size"] - lone["roots"]
+    t = len(tree.threads)
+
+    def spread(x: NDArray[Any], fill: Any, dtype: Any) -> NDArray[Any]:
+        if lone is None or f.tid is None:
+            return np.asarray(x, dtype=dtype)
+        out = np.full(t, fill, dtype=dtype)
+        out[f.tid] = x
+        return out
+
+    def column(name: str) -> pa.Array:
+        if name in _THREAD_INTS:
+            k = _THREAD_INTS[name]
+            return pa.array(spread(st[k], lone[k][0] if lone else 0, np.int64), pa.int64())
+        num, den = _THREAD_RATIOS[name]
+        v, undefined = _ratio_values(st[num], st[den])
+        if lone is not None:
+            lv, lu = _ratio_values(lone[num], lone[den])
+            v, undefined = spread(v, lv[0], np.float64), spread(undefined, lu[0], bool)
+        return pa.array(v, pa.float64(), mask=undefined if undefined.any() else None)
+
+    cols = pmap(column, _THREAD_ORDER)
+    return pa.table({"thread": tree.threads, **dict(zip(_THREAD_ORDER, cols, strict=True))})
+
+
+def _ratio_values(num: NDArray[Any], den: NDArray[Any]) -> tuple[NDArray[np.float64],
+                                                                 NDArray[np.bool_]]:
+    """``num / den`` (0 where undefined) and where ``den == 0``."""
+    undefined = den == 0
+    out = np.zeros(undefined.shape, dtype=np.float64)
+    np.divide(num, den, out=out, where=~undefined, casting="unsafe")
+    return out, undefined
 
 
 def _thread_stats(f: _Part, turn: NDArray[np.int32], end: NDArray[np.bool_],
