@@ -32,6 +32,7 @@ from __future__ import annotations
 import io
 import re
 import tarfile
+from collections.abc import Callable
 from os import PathLike
 from typing import Any
 
@@ -530,18 +531,36 @@ def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]
     tree = ev.tree
     assert tree is not None
     eids, parent = tree.event_ids, tree.parent
+    builders: dict[str, Callable[[], pa.Array]] = {
+        "thread": lambda: _take_ids(tree.threads, tree.thread),
+        "parent": lambda: _take_ids(eids, parent, parent < 0),
+        "root": lambda: _take_ids(eids, tree.root),
+        "actor": lambda: _take_ids(ev.users, ev.actor),
+        "target": lambda: _take_ids(ev.users, ev.target, ev.target < 0),
+    }
+    taken = dict(zip(builders, pmap(lambda f: f(), list(builders.values())), strict=True))
     return pa.table({
         "event_id": eids,
-        "thread": tree.threads.take(pa.array(tree.thread)),
-        "parent": eids.take(pa.array(parent, mask=parent < 0)),
-        "root": eids.take(pa.array(tree.root)),
+        "thread": taken["thread"],
+        "parent": taken["parent"],
+        "root": taken["root"],
         "depth": pa.array(tree.depth, pa.int32()),
-        "actor": ev.user_ids(ev.actor),
-        "target": ev.users.take(pa.array(ev.target, mask=ev.target < 0)),
+        "actor": taken["actor"],
+        "target": taken["target"],
         "turn": pa.array(turn, pa.int32()),
         "exchange_length": pa.array(longest, pa.int32()),
         "in_conversation": pa.array(longest >= 3),
     })
+
+
+def _take_ids(ids: pa.Array, codes: NDArray[Any],
+              missing: NDArray[np.bool_] | None = None) -> pa.Array:
+    """``ids[codes]``, null where ``missing`` (integer ids by a numpy gather)."""
+    mask = missing if missing is not None and missing.any() else None
+    if pa.types.is_integer(ids.type) and ids.null_count == 0:
+        safe = codes if mask is None else np.where(mask, 0, codes)
+        return pa.array(ids.to_numpy()[safe], ids.type, mask=mask)
+    return ids.take(pa.array(codes.astype(np.int64, copy=False), mask=mask))
 
 
 def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
