@@ -33,7 +33,8 @@ class Dyads:
     """Directed dyads sorted by ``(u, v)``; self-pairs excluded.
 
     ``w`` is the summed (possibly decayed) weight, ``n`` the event count,
-    ``first`` / ``last`` the earliest / latest contact in nanoseconds.
+    ``first`` / ``last`` the earliest / latest contact in nanoseconds (empty
+    when the aggregation was asked for no times).
     """
 
     u: NDArray[np.int32]
@@ -113,12 +114,13 @@ def aggregate_dyads(
     actor: NDArray[np.int32],
     target: NDArray[np.int32],
     weight: NDArray[np.float64],
-    ts: NDArray[np.int64],
+    ts: NDArray[np.int64] | None,
     n_users: int,
 ) -> Dyads:
     """Sum events into directed dyads.
 
     Self-interactions and events without a target (``target < 0``) are skipped.
+    With ``ts`` None, ``first`` and ``last`` are left empty (not computed).
 
     Notes
     -----

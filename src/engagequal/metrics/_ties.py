@@ -84,10 +84,12 @@ def event_weights(ev: Events, opts: TieOptions) -> NDArray[np.float64]:
     return ev.weight * np.exp2(-age_s / opts.half_life)
 
 
-def dyads_of(ev: Events, opts: TieOptions) -> Dyads:
-    """Directed dyads of the windowed, decayed events."""
+def dyads_of(ev: Events, opts: TieOptions, *, times: bool = True) -> Dyads:
+    """Directed dyads of the windowed, decayed events (``times=False`` skips
+    first / last contact)."""
     sub = windowed(ev, opts)
-    return aggregate_dyads(sub.actor, sub.target, event_weights(sub, opts), sub.ts, sub.n_users)
+    return aggregate_dyads(sub.actor, sub.target, event_weights(sub, opts),
+                           sub.ts if times else None, sub.n_users)
 
 
 def pairs_of(ev: Events, opts: TieOptions, *, times: bool = True) -> Pairs:

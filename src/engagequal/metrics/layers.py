@@ -259,10 +259,11 @@ def dunbar_layers(
     ev = read_events(source, **read_options)
     opts = tie_options(ev, window=window, half_life=half_life, min_weight=min_weight)
     return layers_from_dyads(
-        ev, dyads_of(ev, opts), opts, method=method, level=level, direction=direction,
-        reciprocal=reciprocal, min_age=min_age, active_per_year=active_per_year, sizes=sizes,
-        thresholds=thresholds, max_layers=max_layers, log_scale=log_scale,
-        null_model=null_model, null_draws=null_draws, alpha=alpha, seed=seed)
+        ev, dyads_of(ev, opts, times=min_age is not None), opts, method=method, level=level,
+        direction=direction, reciprocal=reciprocal, min_age=min_age,
+        active_per_year=active_per_year, sizes=sizes, thresholds=thresholds,
+        max_layers=max_layers, log_scale=log_scale, null_model=null_model,
+        null_draws=null_draws, alpha=alpha, seed=seed)
 
 
 def _check(method: str, level: str, direction: str, null_model: str | None) -> None:
@@ -432,12 +433,18 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
           min_age: Any, active_per_year: float) -> _Ties:
     years, ref = _window_years(ev, opts)
     keep = d.w > opts.min_weight
-    u, v, w, first = d.u[keep], d.v[keep], d.w[keep], d.first[keep]
+    u, v, w = d.u[keep], d.v[keep], d.w[keep]
     rev = reverse_positions(u, v, d.n_users)
     has = rev >= 0
     rr = np.where(has, rev, 0)
     w_rev = np.where(has, w[rr], 0.0)
-    first_pair = np.where(has, np.minimum(first, first[rr]), first)
+    if min_age is not None:
+        if d.first.size != d.u.size:
+            raise OptionError("min_age needs the dyads' first contact: aggregate with times")
+        first = d.first[keep]
+        first_pair = np.where(has, np.minimum(first, first[rr]), first)
+    else:  # not needed: the dyads may come without times
+        first_pair = np.zeros(u.size, dtype=np.int64)
     if direction == "both":
         # add the mirror of every one-way tie, then restore (ego, alter) order
         one = ~has

@@ -346,8 +346,7 @@ class _Exchanges:
         if m == 0:
             return
         direction = (actor > target).astype(np.int64)
-        lo = np.minimum(actor, target)
-        upair = lo * np.int64(n_users) + np.maximum(actor, target)
+        upair = np.minimum(actor, target) * np.int64(n_users) + np.maximum(actor, target)
         t = secs - int(secs.min())
         tbits = max(int(t.max()).bit_length(), 1)
         if max(int(upair.max()).bit_length(), 1) + tbits + 1 > 62:
@@ -357,50 +356,61 @@ class _Exchanges:
             order = np.argsort((upair << (tbits + 1)) | (t << 1) | direction)
         else:  # pragma: no cover - needs > 2**62 (pair, second) combinations
             order = np.lexsort((direction, t, upair))
-        up_s, t_s, d_s = upair[order], t[order], direction[order]
-        pos = np.arange(m, dtype=np.int64)
-        starts = segment_starts(up_s)
-        seg_len = np.diff(np.append(starts, m))
-        seg_id = np.repeat(np.arange(starts.size, dtype=np.int64), seg_len)
-        seg_start = starts[seg_id]
-        seg_end = seg_start + seg_len[seg_id]
-        is0 = d_s == 0
+        up_s, t_s, is1 = upair[order], t[order], direction[order].astype(bool)
+        del upair, t, direction
+        # positions and nearest-event indices in 32 bits when they fit: half the memory
+        itype = np.int32 if m < 2**31 - 1 else np.int64
+        pos = np.arange(m, dtype=itype)
+        is0 = ~is1
 
-        def last_where(flag: NDArray[np.bool_]) -> NDArray[np.int64]:
-            out: NDArray[np.int64] = np.maximum.accumulate(np.where(flag, pos, -1))
+        def last_where(flag: NDArray[np.bool_]) -> NDArray[np.integer]:
+            """Index of the latest flagged event at or before each (-1: none)."""
+            out: NDArray[np.integer] = np.full(m, -1, dtype=itype)
+            np.copyto(out, pos, where=flag)
+            np.maximum.accumulate(out, out=out)
             return out
 
-        def next_where(flag: NDArray[np.bool_]) -> NDArray[np.int64]:
-            rev = np.where(flag, pos, m)[::-1]
-            out: NDArray[np.int64] = np.minimum.accumulate(rev)[::-1]
+        def next_where(flag: NDArray[np.bool_]) -> NDArray[np.integer]:
+            """Index of the earliest flagged event at or after each (m: none)."""
+            out: NDArray[np.integer] = np.full(m, m, dtype=itype)
+            np.copyto(out, pos, where=flag)
+            rev = out[::-1]
+            np.minimum.accumulate(rev, out=rev)
             return out
 
-        def within_prev(cand: NDArray[np.int64]) -> NDArray[np.bool_]:
-            ok = cand >= seg_start
-            c = np.where(ok, cand, 0)
-            res: NDArray[np.bool_] = ok & (t_s - t_s[c] <= delta_s)
-            return res
+        def near(cand: NDArray[np.integer], before: bool) -> NDArray[np.bool_]:
+            """Whether ``cand`` exists, is of the same pair and within delta."""
+            ok: NDArray[np.bool_] = cand >= 0 if before else cand < m
+            c = np.where(ok, cand, pos)
+            ok &= up_s[c] == up_s
+            gap = t_s - t_s[c] if before else t_s[c] - t_s
+            ok &= gap <= delta_s
+            return ok
 
-        def within_next(cand: NDArray[np.int64]) -> NDArray[np.bool_]:
-            ok = cand < seg_end
-            c = np.where(ok, cand, 0)
-            res: NDArray[np.bool_] = ok & (t_s[c] - t_s <= delta_s)
-            return res
+        def other(flag0: NDArray[np.bool_], flag1: NDArray[np.bool_], before: bool
+                  ) -> NDArray[np.bool_]:
+            """The nearest event of the other direction (among the flagged), in range."""
+            find = last_where if before else next_where
+            return near(np.where(is0, find(flag1), find(flag0)), before)
 
         # the nearest event of the other direction, before and after
-        has_prev = within_prev(np.where(is0, last_where(~is0), last_where(is0)))
-        has_next = within_next(np.where(is0, next_where(~is0), next_where(is0)))
+        has_prev = other(is0, is1, True)
+        has_next = other(is0, is1, False)
         # first of a triple: a later reverse event that is itself answered;
         # last of a triple: an earlier reverse event that itself answered
-        first = within_next(np.where(is0, next_where(~is0 & has_next),
-                                     next_where(is0 & has_next)))
-        last = within_prev(np.where(is0, last_where(~is0 & has_prev),
-                                    last_where(is0 & has_prev)))
+        first = other(is0 & has_next, is1 & has_next, False)
+        last = other(is0 & has_prev, is1 & has_prev, True)
         self.two_way[order] = has_prev | has_next
         self.in_exchange[order] = (has_prev & has_next) | first | last
         # per (pair, direction): who received, and did they answer any message
-        sd = seg_id * 2 + d_s
-        n_sd = 2 * starts.size
+        new = np.empty(m, dtype=bool)
+        new[0] = True
+        np.not_equal(up_s[1:], up_s[:-1], out=new[1:])
+        sd = np.cumsum(new, dtype=np.int64)
+        sd -= 1
+        sd *= 2
+        sd += is1
+        n_sd = 2 * int(np.count_nonzero(new))
         wrote = np.bincount(sd, minlength=n_sd) > 0
         answered = np.bincount(sd, weights=has_next, minlength=n_sd) > 0
         first_of = np.zeros(n_sd, dtype=np.int64)
