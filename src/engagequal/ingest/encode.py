@@ -263,7 +263,7 @@ def encode_kinds(col: Column, default: str) -> tuple[list[str], NDArray[np.int16
     ['like', 'interaction', 'like']
     """
     names: dict[str, int] = {}
-    parts: list[NDArray[np.int16]] = []
+    chunks: list[tuple[list[int], pa.Array]] = []  # per chunk: name number of each slot, indices
     for chunk in _chunks(col):
         if not pa.types.is_dictionary(chunk.type):
             if not (pa.types.is_string(chunk.type) or pa.types.is_large_string(chunk.type)):
@@ -275,10 +275,14 @@ def encode_kinds(col: Column, default: str) -> tuple[list[str], NDArray[np.int16
         if idx.null_count:
             keys.append(default)
             idx = pc.fill_null(idx, len(values))  # null -> the default kind's slot
-        remap = np.array([names.setdefault(k, len(names)) for k in keys], dtype=np.int16)
-        parts.append(remap[idx.to_numpy(zero_copy_only=False)])
-    codes = (np.concatenate(parts) if len(parts) > 1 else parts[0]) if parts \
-        else np.zeros(0, np.int16)
+        chunks.append(([names.setdefault(k, len(names)) for k in keys], idx))
     kinds = sorted(names)  # codes in name order, whatever the row order
-    final = np.array([kinds.index(k) for k in names], dtype=np.int16)
-    return kinds, final[codes] if len(names) else codes
+    rank = {k: i for i, k in enumerate(kinds)}
+    final = [rank[k] for k in names]
+    codes = np.empty(sum(len(i) for _, i in chunks), dtype=np.int16)
+    pos = 0
+    for slots, idx in chunks:  # one gather per chunk, straight to the final codes
+        remap = np.array([final[s] for s in slots], dtype=np.int16)
+        np.take(remap, idx.to_numpy(zero_copy_only=False), out=codes[pos:pos + len(idx)])
+        pos += len(idx)
+    return kinds, codes
