@@ -32,6 +32,7 @@ from engagequal.ingest.schema import (
     times_to_ns,
 )
 from engagequal.ingest.sources import to_table
+from engagequal.kernels.parallel import both
 from engagequal.kernels.trees import cycle_members, root_and_depth
 
 __all__ = ["events_from_table", "read_events"]
@@ -286,21 +287,26 @@ def events_from_table(
         tnull = np.ones(n, dtype=bool)
     if cmap.parent is None:
         rows.flag("null_target", tnull, cmap.target, "have a null target and are not replies")
-    ts_ns, ts_bad = times_to_ns(table[cmap.ts], cmap.ts)
-    rows.flag("bad_ts", ts_bad, cmap.ts, "have a null, NaN, infinite or unparseable time")
+    ts_col = table[cmap.ts]
+    kind_col = table[cmap.kind] if cmap.kind is not None else None
 
-    if cmap.kind is not None:
-        kind_names, kind_code = encode_kinds(table[cmap.kind], DEFAULT_KIND)
-        unknown = [i for i, k in enumerate(kind_names) if k not in weights]
-        if unknown:
-            rows.flag("unknown_kind", np.isin(kind_code, unknown), cmap.kind,
-                      f"have a kind without a weight ({[kind_names[i] for i in unknown][:5]}; "
-                      f"known: {sorted(weights)}; map it with kind_weights=)")
-    else:
-        kind_names = [DEFAULT_KIND]
-        kind_code = np.zeros(n, dtype=np.int16)
-    kind_w = np.array([weights.get(k, 0.0) for k in kind_names], dtype=np.float64)
-    weight = kind_w[kind_code] if n else np.zeros(0)
+    def kinds() -> tuple[list[str], NDArray[np.int16], NDArray[np.float64]]:
+        if kind_col is not None:
+            names, code = encode_kinds(kind_col, DEFAULT_KIND)
+        else:
+            names, code = [DEFAULT_KIND], np.zeros(n, dtype=np.int16)
+        kind_w = np.array([weights.get(k, 0.0) for k in names], dtype=np.float64)
+        return names, code, kind_w[code] if n else np.zeros(0)
+
+    # times and kinds are independent: converted side by side
+    (ts_ns, ts_bad), (kind_names, kind_code, weight) = both(
+        lambda: times_to_ns(ts_col, cmap.ts), kinds)
+    rows.flag("bad_ts", ts_bad, cmap.ts, "have a null, NaN, infinite or unparseable time")
+    unknown = [i for i, k in enumerate(kind_names) if k not in weights]
+    if unknown:
+        rows.flag("unknown_kind", np.isin(kind_code, unknown), cmap.kind,
+                  f"have a kind without a weight ({[kind_names[i] for i in unknown][:5]}; "
+                  f"known: {sorted(weights)}; map it with kind_weights=)")
     if cmap.weight is not None:
         wcol = _flat(table[cmap.weight])
         try:

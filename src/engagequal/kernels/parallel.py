@@ -23,10 +23,13 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["chunk_bounds", "get_num_threads", "num_threads", "pmap", "set_num_threads"]
+__all__ = ["both", "chunk_bounds", "get_num_threads", "num_threads", "pmap",
+           "set_num_threads"]
 
 T = TypeVar("T")
 R = TypeVar("R")
+A = TypeVar("A")
+B = TypeVar("B")
 
 #: below this many elements a piece is not worth a thread
 MIN_PIECE = 1 << 18
@@ -160,3 +163,15 @@ def pmap(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
             or threading.current_thread() is not threading.main_thread():
         return [fn(x) for x in items]
     return list(_executor(min(len(items), get_num_threads())).map(fn, items))
+
+
+def both(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:
+    """``(f(), g())``, side by side on the pool (``f``'s exception first).
+
+    Examples
+    --------
+    >>> both(lambda: 1, lambda: "two")
+    (1, 'two')
+    """
+    a, b = pmap(lambda h: h(), [f, g])
+    return a, b  # type: ignore[return-value]
