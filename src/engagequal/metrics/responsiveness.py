@@ -12,7 +12,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
-from engagequal.kernels.segments import segment_starts, segmented_median, sort_with_order
+from engagequal.kernels.segments import segment_starts, segmented_median
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options, windowed
 from engagequal.metrics.reciprocity import present_users
@@ -39,8 +39,9 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
 
     Notes
     -----
-    One sort of the events by (unordered pair, time), as a packed ``int64``
-    key of the pair and the rank of the time; then, for each event, the first
+    The events are put in (unordered pair, time) order by a stable sort of
+    the times and one plain sort of the packed ``int64`` key (pair, position
+    in time order); then, for each event, the first
     event of the opposite direction at or after the first strictly later
     event of the same pair is read from a reversed running minimum of
     positions (one per direction).  ``O(n log n)`` for the sorts, linear
@@ -60,16 +61,20 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     pair = np.minimum(a, b).astype(np.int64)
     pair <<= bits
     pair |= np.maximum(a, b)
-    utimes, trank = np.unique(t, return_inverse=True)
-    tbits = max(int(utimes.size - 1).bit_length(), 1)
-    if 2 * bits + tbits <= 63:
-        key = pair << tbits
-        key |= trank.reshape(-1)
-        _, order = sort_with_order(key, 1 << (2 * bits + tbits), overwrite=True)
-        del key
+    pbits = max(int(n - 1).bit_length(), 1)
+    if 2 * bits + pbits <= 63:
+        # time order first (a run-detecting stable sort: logs mostly come in time
+        # order), then one plain sort of (pair, position in time order)
+        by_time = np.argsort(t, kind="stable")
+        key = pair[by_time]
+        key <<= pbits
+        key |= np.arange(n, dtype=np.int64)
+        key.sort()
+        key &= np.int64((1 << pbits) - 1)
+        order = by_time[key]
+        del key, by_time
     else:
         order = np.lexsort((t, pair))
-    del trank, utimes
     p_s = pair[order]
     t_s = t[order]
     d_s = (a > b)[order]
