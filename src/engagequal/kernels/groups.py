@@ -5,15 +5,18 @@ earliest / latest time per distinct key.  Keys are built chunk by chunk by the
 caller's function, so no key array for all events is ever held twice.
 
 How it runs (``P`` = the number of threads, see
-:mod:`engagequal.kernels.parallel`):
+:mod:`engagequal.kernels.parallel`), block by block so that no temporary is
+larger than a block of events:
 
-1. each of ``P`` event ranges builds its keys, packs the event position into
-   the low bits (``key << bits | position``) and splits the packed values by
-   key range, at ``P - 1`` pivots drawn from a sample of keys;
-2. each of the ``P`` key ranges is sorted (one plain ``int64`` sort: radix /
-   SIMD instead of ``argsort``) and reduced with ``ufunc.reduceat`` over its
-   runs of equal keys, gathering weights and times block by block;
-3. the ranges are concatenated: they hold disjoint, increasing keys.
+1. ``P - 1`` pivots are drawn from a sample of keys, so that the key ranges
+   they bound hold about as many events each;
+2. each block builds its keys, packs the event position into the low bits
+   (``key << bits | position``) and counts its events per key range; a second
+   pass writes the packed values straight into one array per key range;
+3. each key range is sorted (one plain ``int64`` sort: radix / SIMD instead of
+   ``argsort``) and reduced with ``ufunc.reduceat`` over its runs of equal
+   keys, gathering weights and times block by block;
+4. the ranges are concatenated: they hold disjoint, increasing keys.
 
 A group never straddles two ranges, and inside a group the events are reduced
 in position order, so the result does not depend on ``P``.

@@ -24,7 +24,7 @@ from contextlib import contextmanager
 from typing import TypeVar
 
 __all__ = ["both", "chunk_bounds", "get_num_threads", "num_threads", "pmap",
-           "set_num_threads"]
+           "set_num_threads", "workers"]
 
 T = TypeVar("T")
 R = TypeVar("R")
