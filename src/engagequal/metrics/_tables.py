@@ -10,7 +10,7 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-__all__ = ["col", "ratio", "sort_table"]
+__all__ = ["col", "ratio", "ratio_values", "sort_table"]
 
 
 def ratio(num: NDArray[np.floating] | NDArray[np.integer],
@@ -24,12 +24,28 @@ def ratio(num: NDArray[np.floating] | NDArray[np.integer],
     >>> ratio(np.array([1, 0, 3]), np.array([2, 0, 4])).to_pylist()
     [0.5, None, 0.75]
     """
+    out, undefined = ratio_values(num, den)
+    return pa.array(out, pa.float64(), mask=undefined if undefined.any() else None)
+
+
+def ratio_values(num: NDArray[np.floating] | NDArray[np.integer],
+                 den: NDArray[np.floating] | NDArray[np.integer]
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """The values of :func:`ratio` (0 where undefined) and where ``den == 0``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> v, undefined = ratio_values(np.array([1, 0]), np.array([2, 0]))
+    >>> v.tolist(), undefined.tolist()
+    ([0.5, 0.0], [False, True])
+    """
     num = np.asarray(num, dtype=np.float64)
     den = np.asarray(den, dtype=np.float64)
-    undefined = den == 0
-    out = np.zeros(np.broadcast(num, den).shape, dtype=np.float64)
+    undefined = np.broadcast_to(den == 0, np.broadcast(num, den).shape)
+    out = np.zeros(undefined.shape, dtype=np.float64)
     np.divide(num, den, out=out, where=~undefined)
-    return pa.array(out, pa.float64(), mask=undefined if undefined.any() else None)
+    return out, undefined
 
 
 def col(values: NDArray[np.generic], mask: NDArray[np.bool_] | None = None,

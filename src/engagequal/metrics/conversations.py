@@ -45,7 +45,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.parallel import pmap
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
-from engagequal.metrics._tables import ratio
+from engagequal.metrics._tables import ratio, ratio_values
 
 __all__ = [
     "DYAD_SCHEMA",
@@ -414,23 +414,14 @@ def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns) -> pa.Table:
             k = _THREAD_INTS[name]
             return pa.array(spread(st[k], lone[k][0] if lone else 0, np.int64), pa.int64())
         num, den = _THREAD_RATIOS[name]
-        v, undefined = _ratio_values(st[num], st[den])
+        v, undefined = ratio_values(st[num], st[den])
         if lone is not None:
-            lv, lu = _ratio_values(lone[num], lone[den])
+            lv, lu = ratio_values(lone[num], lone[den])
             v, undefined = spread(v, lv[0], np.float64), spread(undefined, lu[0], bool)
         return pa.array(v, pa.float64(), mask=undefined if undefined.any() else None)
 
     cols = pmap(column, _THREAD_ORDER)
     return pa.table({"thread": tree.threads, **dict(zip(_THREAD_ORDER, cols, strict=True))})
-
-
-def _ratio_values(num: NDArray[Any], den: NDArray[Any]) -> tuple[NDArray[np.float64],
-                                                                 NDArray[np.bool_]]:
-    """``num / den`` (0 where undefined) and where ``den == 0``."""
-    undefined = den == 0
-    out = np.zeros(undefined.shape, dtype=np.float64)
-    np.divide(num, den, out=out, where=~undefined, casting="unsafe")
-    return out, undefined
 
 
 def _thread_stats(f: _Part, turn: NDArray[np.int32], end: NDArray[np.bool_],
