@@ -16,7 +16,25 @@ import numpy as np
 import pyarrow as pa
 from numpy.typing import NDArray
 
-__all__ = ["Accounting", "Events", "Tree"]
+__all__ = ["Accounting", "Events", "Tree", "take_ids"]
+
+
+def take_ids(ids: pa.Array, codes: NDArray[Any],
+             missing: NDArray[np.bool_] | None = None) -> pa.Array:
+    """``ids[codes]`` as Arrow, null where ``missing`` (integer ids by a numpy gather).
+
+    Examples
+    --------
+    >>> import numpy as np, pyarrow as pa
+    >>> take_ids(pa.array([10, 20]), np.array([1, -1]), np.array([False, True])).to_pylist()
+    [20, None]
+    """
+    codes = np.asarray(codes)
+    mask = missing if missing is not None and missing.any() else None
+    if pa.types.is_integer(ids.type) and ids.null_count == 0:
+        safe = codes if mask is None else np.where(mask, 0, codes)
+        return pa.array(ids.to_numpy()[safe], ids.type, mask=mask)
+    return ids.take(pa.array(codes.astype(np.int64, copy=False), mask=mask))
 
 
 @dataclass(frozen=True)
@@ -181,10 +199,7 @@ class Events:
 
     def user_ids(self, codes: NDArray[Any]) -> pa.Array:
         """Original ids of user ``codes``."""
-        codes = np.asarray(codes)
-        if pa.types.is_integer(self.users.type) and self.users.null_count == 0:
-            return pa.array(self.users.to_numpy()[codes], self.users.type)
-        return self.users.take(pa.array(codes.astype(np.int64, copy=False)))
+        return take_ids(self.users, codes)
 
     def code_of(self, user: Any) -> int:
         """The code of one original user id (``KeyError`` if absent)."""

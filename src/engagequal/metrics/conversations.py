@@ -41,7 +41,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from engagequal.errors import InputError, OptionError
-from engagequal.events import Events
+from engagequal.events import Events, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.parallel import pmap
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
@@ -523,11 +523,11 @@ def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]
     assert tree is not None
     eids, parent = tree.event_ids, tree.parent
     builders: dict[str, Callable[[], pa.Array]] = {
-        "thread": lambda: _take_ids(tree.threads, tree.thread),
-        "parent": lambda: _take_ids(eids, parent, parent < 0),
-        "root": lambda: _take_ids(eids, tree.root),
-        "actor": lambda: _take_ids(ev.users, ev.actor),
-        "target": lambda: _take_ids(ev.users, ev.target, ev.target < 0),
+        "thread": lambda: take_ids(tree.threads, tree.thread),
+        "parent": lambda: take_ids(eids, parent, parent < 0),
+        "root": lambda: take_ids(eids, tree.root),
+        "actor": lambda: take_ids(ev.users, ev.actor),
+        "target": lambda: take_ids(ev.users, ev.target, ev.target < 0),
     }
     taken = dict(zip(builders, pmap(lambda f: f(), list(builders.values())), strict=True))
     return pa.table({
@@ -542,16 +542,6 @@ def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]
         "exchange_length": pa.array(longest, pa.int32()),
         "in_conversation": pa.array(longest >= 3),
     })
-
-
-def _take_ids(ids: pa.Array, codes: NDArray[Any],
-              missing: NDArray[np.bool_] | None = None) -> pa.Array:
-    """``ids[codes]``, null where ``missing`` (integer ids by a numpy gather)."""
-    mask = missing if missing is not None and missing.any() else None
-    if pa.types.is_integer(ids.type) and ids.null_count == 0:
-        safe = codes if mask is None else np.where(mask, 0, codes)
-        return pa.array(ids.to_numpy()[safe], ids.type, mask=mask)
-    return ids.take(pa.array(codes.astype(np.int64, copy=False), mask=mask))
 
 
 def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
