@@ -31,6 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engagequal.kernels.parallel import chunk_bounds, pmap, workers
+from engagequal.kernels.segments import segment_starts
 
 __all__ = ["Groups", "group_reduce"]
 
@@ -209,11 +210,7 @@ def _runs(s: NDArray[np.int64], w: NDArray[np.float64] | None,
     m = s.size
     if m == 0:
         return _empty()
-    flag = np.empty(m, dtype=bool)
-    flag[0] = True
-    np.not_equal(s[1:], s[:-1], out=flag[1:])
-    starts = np.flatnonzero(flag)
-    del flag
+    starts = segment_starts(s)
     return Groups(
         key=s[starts],
         n=np.diff(starts, append=m),

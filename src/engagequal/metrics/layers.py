@@ -336,7 +336,6 @@ def layers_from_dyads(
     >>> t.select(["ego", "active_size", "layer_1", "layer_2"]).to_pylist()[0]
     {'ego': 0, 'active_size': 2, 'layer_1': 1, 'layer_2': 2}
     """
-    _check(method, level, direction, null_model)
     return layer_tables(ev, d, opts, levels=(level,), method=method, direction=direction,
                         reciprocal=reciprocal, min_age=min_age,
                         active_per_year=active_per_year, sizes=sizes, thresholds=thresholds,
