@@ -59,6 +59,11 @@ def _chunks(col: Column) -> list[pa.Array]:
     return list(col.chunks) if isinstance(col, pa.ChunkedArray) else [col]
 
 
+#: ``np.take`` mode for indices valid by construction: with the default
+#: ``"raise"`` numpy checks every index and writes ``out=`` through a buffer
+#: as large as ``out`` (a fresh copy); ``"clip"`` writes in place
+_VALID = "clip"
+
 #: rows per unit of hashing work (long chunks are cut into zero-copy slices of this size)
 _SLICE = 1 << 20
 
@@ -169,7 +174,7 @@ def encode_ids(
                 out = np.empty(size, dtype=np.int32)
                 pos = 0
                 for a in cols:
-                    np.take(lut, a - off if off else a, out=out[pos:pos + a.size])
+                    np.take(lut, a - off if off else a, out=out[pos:pos + a.size], mode=_VALID)
                     pos += a.size
                 codes.append(out)
             return codes, dictionary
@@ -245,7 +250,7 @@ def _encode_hashed(columns: Sequence[Column], typ: pa.DataType,
             pos += idx.size
         i += k
         res.append(out)
-    pmap(lambda t: np.take(t[1], t[2], out=t[0]), tasks)
+    pmap(lambda t: np.take(t[1], t[2], out=t[0], mode=_VALID), tasks)
     return res, dictionary
 
 
@@ -283,6 +288,7 @@ def encode_kinds(col: Column, default: str) -> tuple[list[str], NDArray[np.int16
     pos = 0
     for slots, idx in chunks:  # one gather per chunk, straight to the final codes
         remap = np.array([final[s] for s in slots], dtype=np.int16)
-        np.take(remap, idx.to_numpy(zero_copy_only=False), out=codes[pos:pos + len(idx)])
+        np.take(remap, idx.to_numpy(zero_copy_only=False), out=codes[pos:pos + len(idx)],
+                mode=_VALID)
         pos += len(idx)
     return kinds, codes

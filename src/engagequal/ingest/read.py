@@ -32,6 +32,7 @@ from engagequal.ingest.schema import (
     times_to_ns,
 )
 from engagequal.ingest.sources import to_table
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.parallel import both
 from engagequal.kernels.trees import cycle_members, root_and_depth
 
@@ -154,7 +155,8 @@ def read_events(
     table = to_table(source, columns=list(cmap.roles().values()),
                      dictionary=[c for c in (cmap.kind, cmap.actor, cmap.target) if c])
     pa.default_memory_pool().release_unused()  # the reader's scratch buffers
-    ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
+    with small_pages():  # short-lived scratch arrays, written in order
+        ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
     del table
     pa.default_memory_pool().release_unused()  # hand the read buffers back to the system
     return ev
@@ -441,16 +443,19 @@ def _flag_duplicates(rows: _Rows, table: pa.Table, eid: pa.Array, ts_ns: NDArray
     return dense
 
 
-def _parent_positions(eid: pa.Array, par: pa.Array,
+def _parent_positions(eid: pa.Array, par: pa.Array | pa.ChunkedArray,
                       dense: _Dense | None = None) -> NDArray[np.int64]:
     """Position of each parent id among ``eid`` (-1 null, -2 not found).
 
+    ``par`` may be chunked (it is read block by block, never combined);
     ``dense`` is ``_dense_index(eid)`` when already computed."""
     if len(par) == 0:
         return np.zeros(0, dtype=np.int64)
-    pnull = _mask(par)
+    pnull = _mask(par) if par.null_count else None
     if pa.types.is_dictionary(par.type):
-        par = par.dictionary_decode()
+        par = (pa.chunked_array([c.dictionary_decode() for c in par.chunks],
+                                par.type.value_type)
+               if isinstance(par, pa.ChunkedArray) else par.dictionary_decode())
     if par.type != eid.type:
         try:
             par = par.cast(eid.type)
@@ -474,7 +479,8 @@ def _parent_positions(eid: pa.Array, par: pa.Array,
     else:
         pos = pc.index_in(par, value_set=eid)
         out = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
-    out[pnull] = -1
+    if pnull is not None:
+        out[pnull] = -1
     return out
 
 
@@ -512,23 +518,25 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
     unnamed threads (strict mode raises on either), and choosing among the
     parents of an event listed under several (lenient mode)."""
 
-    def positions() -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.bool_]]:
-        kidx = np.flatnonzero(~rows.bad)
+    def positions() -> tuple[NDArray[np.int64] | None, NDArray[np.int64], NDArray[np.bool_]]:
+        """Kept rows (None: every row, no copies), their parents' positions, orphans."""
+        kidx = None if not rows.bad.any() else np.flatnonzero(~rows.bad)
+        n_k = rows.n if kidx is None else kidx.size
         if cmap.parent is None:
-            return kidx, np.full(kidx.size, -1, dtype=np.int64), np.zeros(kidx.size, bool)
-        everything = kidx.size == rows.n  # no copy when every row is good
-        eid = eid_col if everything else eid_col.take(pa.array(kidx))
-        par = _flat(table[cmap.parent])
-        par = par if everything else par.take(pa.array(kidx))
-        pos = _parent_positions(eid, par, dense if everything else None)
+            return kidx, np.full(n_k, -1, dtype=np.int64), np.zeros(n_k, bool)
+        eid = eid_col if kidx is None else eid_col.take(pa.array(kidx))
+        par = table[cmap.parent]
+        par = par if kidx is None else par.take(pa.array(kidx))
+        pos = _parent_positions(eid, par, dense if kidx is None else None)
         orphans = pos == -2
         pos[orphans] = -1
         if root_rows.size:  # an event also listed as a root at its kept time is a root
+            assert kidx is not None  # (root_rows come from rows set aside)
             is_root = np.isin(kidx, root_rows)
             pos[is_root] = -1
             orphans[is_root] = False
         if second:
-            assert ts_ns is not None
+            assert ts_ns is not None and kidx is not None
             pos, orphans = _second_parents(rows, table, eid_col, kidx, pos, orphans, ts_ns,
                                            cmap, notes)
         return kidx, pos, orphans
@@ -543,23 +551,28 @@ def _build_tree(rows: _Rows, table: pa.Table, eid_col: pa.Array, keep: NDArray[n
     # Every round sets at least one row aside; without flaws there is one round.
     while True:
         kidx, pos, orphans = positions()
+
+        def row(x: NDArray[np.int64], kidx: NDArray[np.int64] | None = kidx
+                ) -> NDArray[np.int64]:
+            return x if kidx is None else kidx[x]
+
         root_c, depth_c, stuck = root_and_depth(pos)
         if stuck.any():
             members = cycle_members(pos, stuck)
             mask = np.zeros(rows.n, dtype=bool)
-            mask[kidx[members]] = True
-            ids = eid_col.take(pa.array(kidx[members[:10]])).to_pylist()
+            mask[row(members)] = True
+            ids = eid_col.take(pa.array(row(members[:10]))).to_pylist()
             more = " ..." if members.size > 10 else ""
             rows.flag("parent_cycle", mask, cmap.parent,
                       f"lie on parent cycles (event ids {ids}{more})")
             continue
-        if cmap.thread is not None:
-            thr = _flat(table[cmap.thread]).take(pa.array(kidx))
-            tnull = _mask(thr)
-            unnamed = tnull & tnull[root_c] if tnull.any() else tnull
+        thr = table[cmap.thread] if cmap.thread is not None else None
+        if thr is not None and thr.null_count:
+            tnull = _mask(thr if kidx is None else thr.take(pa.array(kidx)))
+            unnamed = tnull & tnull[root_c]
             if unnamed.any():
                 mask = np.zeros(rows.n, dtype=bool)
-                mask[kidx[unnamed]] = True
+                mask[row(np.flatnonzero(unnamed))] = True
                 rows.flag("null_thread", mask, cmap.thread,
                           "have a null thread and so has the root of their reply tree")
                 continue
@@ -678,17 +691,23 @@ def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64] | N
     """Roots, depths and thread codes of the kept rows (``kidx`` None: every row)."""
     eid = eid_col if kidx is None else eid_col.take(pa.array(kidx))
     if cmap.thread is not None:
-        thr = _flat(table[cmap.thread])
+        thr = table[cmap.thread]  # chunked: encoded chunk by chunk, never combined
         if kidx is not None:
             thr = thr.take(pa.array(kidx))
-        if pa.types.is_dictionary(thr.type):
-            thr = thr.dictionary_decode()
         if thr.null_count:  # a null thread is its root's thread
+            thr = _flat(thr)
+            if pa.types.is_dictionary(thr.type):
+                thr = thr.dictionary_decode()
             root0, _, _ = root_and_depth(parent)
             thr = pc.coalesce(thr, thr.take(pa.array(root0)))
-        (tcode,), threads = encode_ids([thr], id_type([thr.type], [cmap.thread]))
-        cross = (parent >= 0) & (tcode[np.maximum(parent, 0)] != tcode)
-        notes["cross_thread_parent"] = int(cross.sum())
+        typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
+        (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
+        cross = np.empty(parent.shape[0], dtype=bool)
+        for a in range(0, parent.shape[0], _BLOCK):  # block by block: no event-sized temporaries
+            p = parent[a:a + _BLOCK]
+            np.logical_and(p >= 0, tcode[np.maximum(p, 0)] != tcode[a:a + _BLOCK],
+                           out=cross[a:a + _BLOCK])
+        notes["cross_thread_parent"] = int(np.count_nonzero(cross))
         if cross.any() or forest is None:
             parent = np.where(cross, -1, parent)
             root, depth, _ = root_and_depth(parent)
