@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, Final
 
 import numpy as np
 import pyarrow as pa
@@ -62,7 +62,7 @@ def _chunks(col: Column) -> list[pa.Array]:
 #: ``np.take`` mode for indices valid by construction: with the default
 #: ``"raise"`` numpy checks every index and writes ``out=`` through a buffer
 #: as large as ``out`` (a fresh copy); ``"clip"`` writes in place
-_VALID = "clip"
+_VALID: Final = "clip"
 
 #: rows per unit of hashing work (long chunks are cut into zero-copy slices of this size)
 _SLICE = 1 << 20

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 
 __all__ = ["small_pages"]
@@ -29,15 +29,16 @@ _depth = 0
 _saved = True
 
 
-def _setter() -> object | None:
+def _setter() -> Callable[[bool], bool] | None:
     """numpy's switch for the hint, or None when it is the user's (or absent)."""
     if "NUMPY_MADVISE_HUGEPAGE" in os.environ or os.environ.get("ENGAGEQUAL_HUGE_PAGES") == "1":
         return None
     try:
-        from numpy._core.multiarray import _set_madvise_hugepage
+        from numpy._core import multiarray
     except ImportError:  # another numpy layout: leave numpy's choice
         return None
-    return _set_madvise_hugepage
+    setter: Callable[[bool], bool] | None = getattr(multiarray, "_set_madvise_hugepage", None)
+    return setter
 
 
 @contextmanager
@@ -61,7 +62,7 @@ def small_pages() -> Iterator[None]:
         return
     with _lock:
         if _depth == 0:
-            _saved = bool(setter(False))  # type: ignore[operator]
+            _saved = bool(setter(False))
         _depth += 1
     try:
         yield
@@ -69,4 +70,4 @@ def small_pages() -> Iterator[None]:
         with _lock:
             _depth -= 1
             if _depth == 0:
-                setter(_saved)  # type: ignore[operator]
+                setter(_saved)
