@@ -235,3 +235,40 @@ def test_null_model_does_not_depend_on_the_thread_count() -> None:
     assert tabs[1].equals(tabs[2])
     p = tabs[1].column("null_p").drop_null().to_numpy()
     assert p.size > 10 and p.min() >= 1 / 20 and p.max() <= 1.0
+
+
+def _hint() -> bool:
+    """numpy's current huge-page hint (read by setting it to itself)."""
+    from numpy._core import multiarray
+
+    on = multiarray._set_madvise_hugepage(True)
+    multiarray._set_madvise_hugepage(on)
+    return bool(on)
+
+
+def test_small_pages_scoped_nested_and_restored(monkeypatch: pytest.MonkeyPatch) -> None:
+    from engagequal.kernels.pages import small_pages
+
+    monkeypatch.delenv("NUMPY_MADVISE_HUGEPAGE", raising=False)
+    monkeypatch.delenv("ENGAGEQUAL_HUGE_PAGES", raising=False)
+    before = _hint()
+    with small_pages():
+        assert _hint() is False
+        with small_pages():
+            assert _hint() is False
+        assert _hint() is False  # the inner exit does not restore early
+    assert _hint() is before
+    with pytest.raises(RuntimeError), small_pages():
+        raise RuntimeError
+    assert _hint() is before
+
+
+@pytest.mark.parametrize("env", [("NUMPY_MADVISE_HUGEPAGE", "1"), ("ENGAGEQUAL_HUGE_PAGES", "1")])
+def test_small_pages_leaves_a_users_choice(monkeypatch: pytest.MonkeyPatch,
+                                           env: tuple[str, str]) -> None:
+    from engagequal.kernels.pages import small_pages
+
+    monkeypatch.setenv(*env)
+    before = _hint()
+    with small_pages():
+        assert _hint() is before
