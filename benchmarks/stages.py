@@ -150,7 +150,7 @@ def eq_depth(path: str) -> Result:
     eq = _eq()
     ev = eq.read_events(path, **TREE)
     event = pa.table({"event_id": ev.tree.event_ids, "depth": pa.array(ev.tree.depth)})
-    thread = eq.conversations(ev, level="thread").select(["thread", "max_depth"])
+    thread = eq.conversations(ev, level="thread", columns=["max_depth"])
     return {"event": event, "thread": thread}
 
 

@@ -318,6 +318,30 @@ def test_row_order_does_not_change_any_table(f, rnd):
     assert a["event"].sort_by("event_id").equals(b["event"].sort_by("event_id"))
 
 
+@given(forests(), st.sets(st.sampled_from(THREAD_SCHEMA.names[1:])),
+       st.sets(st.sampled_from(USER_SCHEMA.names[1:])))
+def test_asked_columns_equal_the_full_tables_columns(f, thread_cols, user_cols):
+    """Only the statistics of the asked columns are computed, with the same values."""
+    ev = _events(*f)
+    full = conversation_tables(ev)
+    part = conversation_tables(ev, levels=("thread", "user"),
+                               columns={"thread": sorted(thread_cols), "user": sorted(user_cols)})
+    want_t = [c for c in THREAD_SCHEMA.names if c == "thread" or c in thread_cols]
+    want_u = [c for c in USER_SCHEMA.names if c == "user" or c in user_cols]
+    assert part["thread"].equals(full["thread"].select(want_t))
+    assert part["user"].equals(full["user"].select(want_u))
+    one = eq.conversations(ev, columns=sorted(thread_cols))
+    assert one.equals(full["thread"].select(want_t))
+
+
+def test_unknown_column_is_an_option_error():
+    ev = _read([1, 2], [None, 1], [7, 8])
+    with pytest.raises(OptionError, match="unknown: \\['depth'\\]"):
+        eq.conversations(ev, columns=["depth"])
+    empty = eq.conversations({"actor": [1], "target": [2], "ts": [0]}, columns=["max_depth"])
+    assert empty.column_names == ["thread", "max_depth"] and empty.num_rows == 0
+
+
 def test_user_table_against_direct_counts():
     rng = np.random.default_rng(3)
     n = 400

@@ -32,7 +32,8 @@ from __future__ import annotations
 import io
 import re
 import tarfile
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
+from functools import cached_property
 from os import PathLike
 from typing import Any
 
@@ -41,7 +42,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from engagequal.errors import InputError, OptionError
-from engagequal.events import Events, take_ids
+from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.parallel import pmap
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
@@ -85,7 +86,8 @@ USER_SCHEMA = pa.schema([
 ])
 
 
-def conversations(source: Any, *, level: str = "thread", **read_options: Any) -> pa.Table:
+def conversations(source: Any, *, level: str = "thread", columns: Sequence[str] | None = None,
+                  **read_options: Any) -> pa.Table:
     r"""Conversation depth per thread, event, dyad or user.
 
     Parameters
@@ -96,6 +98,11 @@ def conversations(source: Any, *, level: str = "thread", **read_options: Any) ->
         ``read_options``.
     level : {"thread", "event", "dyad", "user"}
         Which table to return.
+    columns : sequence of str, optional
+        The columns wanted besides the id columns (default: all).  The thread
+        table computes only the statistics these need (``max_depth`` alone
+        skips the exchanges, participants and virality); the other levels
+        select them.
 
     Returns
     -------
@@ -159,7 +166,7 @@ def conversations(source: Any, *, level: str = "thread", **read_options: Any) ->
     Raises
     ------
     OptionError
-        For an unknown ``level``.
+        For an unknown ``level`` or column.
 
     Notes
     -----
@@ -198,7 +205,8 @@ def conversations(source: Any, *, level: str = "thread", **read_options: Any) ->
     if level not in _LEVELS:
         raise OptionError(f"level must be one of {_LEVELS}, got {level!r}")
     ev = read_events(source, **read_options)
-    return conversation_tables(ev, levels=(level,))[level]
+    return conversation_tables(ev, levels=(level,),
+                               columns=None if columns is None else {level: columns})[level]
 
 
 def _empty(schema: pa.Schema) -> pa.Table:
@@ -250,7 +258,8 @@ def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64
 
 
 def conversation_tables(
-    ev: Events, *, levels: tuple[str, ...] = _LEVELS
+    ev: Events, *, levels: tuple[str, ...] = _LEVELS,
+    columns: Mapping[str, Sequence[str]] | None = None,
 ) -> dict[str, pa.Table]:
     """All conversation tables from one pass over the reply forest.
 
@@ -261,6 +270,9 @@ def conversation_tables(
     levels : tuple of str
         The tables to build (default all four: ``"thread"``, ``"event"``,
         ``"dyad"``, ``"user"``); the forest statistics are computed once.
+    columns : mapping of str to sequence of str, optional
+        Per level, the columns wanted besides the id columns (levels not
+        named keep all); see :func:`conversations`.
 
     Returns
     -------
@@ -290,22 +302,42 @@ def conversation_tables(
             raise OptionError(f"levels must be among {_LEVELS}, got {lv!r}")
     schemas = {"thread": THREAD_SCHEMA, "event": EVENT_SCHEMA, "dyad": DYAD_SCHEMA,
                "user": USER_SCHEMA}
+    wanted = _wanted(schemas, levels, columns or {})
     if ev.tree is None:
-        return {lv: _empty(schemas[lv]) for lv in levels}
+        return {lv: _empty(schemas[lv]).select(wanted[lv]) for lv in levels}
     f = _multi_event_part(ev)
-    runs = alternating_runs(f.parent, f.actor)
+    need_runs = set(levels) != {"thread"} or "runs" in _groups(wanted["thread"])
+    runs = alternating_runs(f.parent, f.actor) if need_runs else None
     out: dict[str, pa.Table] = {}
     if "thread" in levels:
-        out["thread"] = _thread_table(ev, f, runs)
-    if "dyad" in levels:
+        out["thread"] = _thread_table(ev, f, runs, wanted["thread"])
+    if runs is not None and "dyad" in levels:
         out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
-    if "user" in levels:
+    if runs is not None and "user" in levels:
         out["user"] = _user_table(ev, f, runs.longest)
-    if "event" in levels:
+    if runs is not None and "event" in levels:
         turn, longest = _on_all_events(f, runs.turn), _on_all_events(f, runs.longest)
         del runs, f
         out["event"] = _event_table(ev, turn, longest)
-    return {lv: out[lv] for lv in levels}
+    return {lv: out[lv].select(wanted[lv]) for lv in levels}
+
+
+def _wanted(schemas: Mapping[str, pa.Schema], levels: Sequence[str],
+            columns: Mapping[str, Sequence[str]]) -> dict[str, list[str]]:
+    """Per level, the id columns and the asked-for columns, in schema order."""
+    out: dict[str, list[str]] = {}
+    for lv in levels:
+        names = schemas[lv].names
+        if lv not in columns:
+            out[lv] = list(names)
+            continue
+        asked = set(columns[lv])
+        unknown = sorted(asked - set(names))
+        if unknown:
+            raise OptionError(f"{lv} table columns are {names}; unknown: {unknown}")
+        ids = _ID_COLUMNS[lv]
+        out[lv] = [c for c in names if c in asked or c in ids]
+    return out
 
 
 class _Part:
@@ -314,20 +346,59 @@ class _Part:
     ``idx`` (their positions among all events) and ``tid`` (their threads'
     codes) are None when every thread has two or more events; positions
     (``parent``, ``root``) and thread codes (``thread``) are within the part.
+    The per-event columns are gathered when first used, so a table that needs
+    only depths never gathers parents, roots, actors or times.
     """
 
-    __slots__ = ("actor", "depth", "idx", "n_events", "n_threads", "parent", "root", "thread",
-                 "tid", "ts")
-
-    def __init__(self, idx: NDArray[np.int64] | None, tid: NDArray[np.int64] | None,
-                 parent: NDArray[np.int64], depth: NDArray[np.int32], root: NDArray[np.int64],
-                 thread: NDArray[np.int64], actor: NDArray[np.int32], ts: NDArray[np.int64],
-                 n_threads: int, n_events: int) -> None:
-        self.idx, self.tid = idx, tid
-        self.parent, self.depth, self.root = parent, depth, root
-        self.thread, self.actor, self.ts = thread, actor, ts
+    def __init__(self, thread: NDArray[np.int64], n_threads: int, n_events: int, *,
+                 idx: NDArray[np.int64] | None = None, tid: NDArray[np.int64] | None = None,
+                 ev: Events | None = None, **given: NDArray[Any]) -> None:
+        self.thread, self.idx, self.tid = thread, idx, tid
         self.n_threads = n_threads  # threads in the part
         self.n_events = n_events    # events in all (the part's and the others)
+        self._ev = ev
+        self.__dict__.update(given)  # columns given outright (the one-event forest)
+
+    def _take(self, x: NDArray[Any]) -> NDArray[Any]:
+        return x if self.idx is None else x[self.idx]
+
+    @property
+    def _tree(self) -> Tree:
+        assert self._ev is not None and self._ev.tree is not None
+        return self._ev.tree
+
+    @cached_property
+    def _pos(self) -> NDArray[np.int64]:
+        """Position within the part of every event (-1 outside)."""
+        assert self.idx is not None
+        pos = np.full(self.n_events, -1, dtype=np.int64)
+        pos[self.idx] = np.arange(self.idx.size)
+        return pos
+
+    @cached_property
+    def depth(self) -> NDArray[np.int32]:
+        return self._take(self._tree.depth)
+
+    @cached_property
+    def parent(self) -> NDArray[np.int64]:
+        if self.idx is None:
+            return self._tree.parent
+        par = self._tree.parent[self.idx]  # a parent lies in its child's thread, so in the part
+        return np.where(par >= 0, self._pos[np.maximum(par, 0)], -1)
+
+    @cached_property
+    def root(self) -> NDArray[np.int64]:
+        return self._tree.root if self.idx is None else self._pos[self._tree.root[self.idx]]
+
+    @cached_property
+    def actor(self) -> NDArray[np.int32]:
+        assert self._ev is not None
+        return self._take(self._ev.actor)
+
+    @cached_property
+    def ts(self) -> NDArray[np.int64]:
+        assert self._ev is not None
+        return self._take(self._ev.ts)
 
 
 def _multi_event_part(ev: Events) -> _Part:
@@ -337,30 +408,22 @@ def _multi_event_part(ev: Events) -> _Part:
     thread = tree.thread.astype(np.int64)
     multi = np.bincount(thread, minlength=t) >= 2
     if multi.all():
-        return _Part(None, None, tree.parent, tree.depth, tree.root, thread, ev.actor, ev.ts,
-                     t, n)
+        return _Part(thread, t, n, ev=ev)
     tid = np.flatnonzero(multi)
     tcode = np.full(t, -1, dtype=np.int64)
     tcode[tid] = np.arange(tid.size)
     del multi
     sub_thread = tcode[thread]
-    idx = np.flatnonzero(sub_thread >= 0)
     del thread
-    sub_thread = sub_thread[idx]
-    pos = np.full(n, -1, dtype=np.int64)  # position within the part
-    pos[idx] = np.arange(idx.size)
-    par = tree.parent[idx]  # a parent lies in its child's thread, so in the part
-    parent = np.where(par >= 0, pos[np.maximum(par, 0)], -1)
-    root = pos[tree.root[idx]]
-    return _Part(idx, tid, parent, tree.depth[idx], root, sub_thread, ev.actor[idx],
-                 ev.ts[idx], int(tid.size), n)
+    idx = np.flatnonzero(sub_thread >= 0)
+    return _Part(sub_thread[idx], int(tid.size), n, idx=idx, tid=tid, ev=ev)
 
 
 def _lone_event_part() -> _Part:
     """A forest of one event: the row every one-event thread has."""
     z = np.zeros(1, dtype=np.int64)
-    return _Part(None, None, np.array([-1]), np.zeros(1, np.int32), z, z,
-                 np.zeros(1, np.int32), z, 1, 1)
+    return _Part(z, 1, 1, parent=np.array([-1]), depth=np.zeros(1, np.int32), root=z,
+                 actor=np.zeros(1, np.int32), ts=z)
 
 
 def _on_all_events(f: _Part, x: NDArray[np.int32]) -> NDArray[np.int32]:
@@ -384,22 +447,34 @@ _THREAD_RATIOS = {"mean_depth": ("depth_sum", "size"), "virality": ("w_sum", "pa
 _THREAD_ORDER = ["size", "roots", "replies", "participants", "max_depth", "mean_depth",
                  "max_width", "root_fanout", "h_index", "virality", "reentry", "exchanges",
                  "longest_exchange", "conversations"]
+#: the key columns of each level, always returned
+_ID_COLUMNS = {"thread": ("thread",), "event": ("event_id",), "dyad": ("u", "v"),
+               "user": ("user",)}
+#: thread table column -> the statistic groups of :func:`_thread_stats` it needs
+#: beyond the per-thread counts (which every table has)
+_THREAD_GROUPS: dict[str, tuple[str, ...]] = {
+    "participants": ("people",), "reentry": ("people",),
+    "max_depth": ("levels",), "max_width": ("levels",), "h_index": ("levels",),
+    "virality": ("virality",),
+    "exchanges": ("runs",), "longest_exchange": ("runs",), "conversations": ("runs",)}
 
 
-def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns) -> pa.Table:
-    """One row per thread.  The one-event threads all have the row of a one-event
-    forest: the statistics are computed on the other threads only and each
-    column is written once, in its final type (the columns on both cores)."""
+def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
+                  columns: Sequence[str]) -> pa.Table:
+    """One row per thread, with the ``columns`` asked for (their statistics only).
+
+    The one-event threads all have the row of a one-event forest: the
+    statistics are computed on the other threads only and each column is
+    written once, in its final type (the columns on both cores)."""
     tree = ev.tree
     assert tree is not None
-    st = _thread_stats(f, runs.turn, runs.end, max(ev.n_users, 1))
-    st["replies"] = st["size"] - st["roots"]
+    groups = _groups(columns)
+    st = _thread_stats(f, runs, max(ev.n_users, 1), groups)
     lone: dict[str, NDArray[Any]] | None = None
     if f.tid is not None:
         lone_part = _lone_event_part()
         lone_runs = alternating_runs(lone_part.parent, lone_part.actor)
-        lone = _thread_stats(lone_part, lone_runs.turn, lone_runs.end, 1)
-        lone["replies"] = lone["size"] - lone["roots"]
+        lone = _thread_stats(lone_part, lone_runs, 1, groups)
     t = len(tree.threads)
 
     def spread(x: NDArray[Any], fill: Any, dtype: Any) -> NDArray[Any]:
@@ -420,47 +495,83 @@ def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns) -> pa.Table:
             v, undefined = spread(v, lv[0], np.float64), spread(undefined, lu[0], bool)
         return pa.array(v, pa.float64(), mask=undefined if undefined.any() else None)
 
-    cols = pmap(column, _THREAD_ORDER)
-    return pa.table({"thread": tree.threads, **dict(zip(_THREAD_ORDER, cols, strict=True))})
+    names = [c for c in _THREAD_ORDER if c in columns]
+    cols = pmap(column, names)
+    return pa.table({"thread": tree.threads, **dict(zip(names, cols, strict=True))})
 
 
-def _thread_stats(f: _Part, turn: NDArray[np.int32], end: NDArray[np.bool_],
-                  n_users: int) -> dict[str, NDArray[Any]]:
-    """Per-thread sums and extremes of a forest part (ratios are taken later)."""
-    parent, depth, root, thread, actor = f.parent, f.depth, f.root, f.thread, f.actor
-    n, t = parent.shape[0], f.n_threads
+def _groups(columns: Sequence[str]) -> frozenset[str]:
+    """The statistic groups the thread ``columns`` need."""
+    return frozenset(g for c in columns for g in _THREAD_GROUPS.get(c, ()))
+
+
+def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
+                  groups: frozenset[str]) -> dict[str, NDArray[Any]]:
+    """Per-thread sums and extremes of a forest part (ratios are taken later),
+    for the statistic ``groups`` asked for (see :data:`_THREAD_GROUPS`)."""
+    st: dict[str, NDArray[Any]] = _counts(f)
+    if "levels" in groups:
+        st |= _levels(f, st["size"])
+    if "virality" in groups:
+        st |= _virality(f)
+    if "people" in groups:
+        st |= _people(f, n_users)
+    if "runs" in groups:
+        assert runs is not None
+        thread, t = f.thread, f.n_threads
+        longest = np.zeros(t, dtype=np.int64)
+        np.maximum.at(longest, thread, runs.turn)
+        st["longest"] = longest
+        st["exchanges"] = np.bincount(thread[runs.end], minlength=t)
+        st["conversations"] = np.bincount(thread[runs.end & (runs.turn >= 3)], minlength=t)
+    return st
+
+
+def _counts(f: _Part) -> dict[str, NDArray[Any]]:
+    """Events, roots, summed depth and root fan-out per thread (bincounts)."""
+    thread, depth, t = f.thread, f.depth, f.n_threads
     size = np.bincount(thread, minlength=t)
-    is_root = depth == 0
-    roots = np.bincount(thread[is_root], minlength=t)
-    depth_sum = np.bincount(thread, weights=depth, minlength=t)
-    fanout = np.bincount(thread[depth == 1], minlength=t)
+    roots = np.bincount(thread[depth == 0], minlength=t)
+    return {"size": size, "roots": roots, "replies": size - roots,
+            "depth_sum": np.bincount(thread, weights=depth, minlength=t),
+            "fanout": np.bincount(thread[depth == 1], minlength=t)}
 
-    # one sort of (thread, depth): max depth, widths and the h-index
+
+def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
+    """Max depth, max width and h-index per thread, from one sort of ``(thread, depth)``."""
+    thread, depth, t = f.thread, f.depth, f.n_threads
     key = np.sort((thread << 32) | depth)
     tend = np.cumsum(size)  # key is sorted by thread first
     max_depth = key[tend - 1] & 0xFFFFFFFF
     starts, ends = _segment_bounds(key)
-    width = ends - starts
-    level_thread = key[starts] >> 32
     max_width = np.zeros(t, dtype=np.int64)
-    np.maximum.at(max_width, level_thread, width)
+    np.maximum.at(max_width, key[starts] >> 32, ends - starts)
+    del starts, ends
     # h = max_i min(rank_desc(i), depth_i) within each thread
     kt = key >> 32
-    rank_desc = tend[kt] - np.arange(n)
+    rank_desc = tend[kt] - np.arange(key.size)
     h_index = np.zeros(t, dtype=np.int64)
     np.maximum.at(h_index, kt, np.minimum(rank_desc, key & 0xFFFFFFFF))
-    del key, kt, rank_desc, starts, ends, width, level_thread
+    return {"max_depth": max_depth, "max_width": max_width, "h_index": h_index}
 
-    # structural virality from subtree sizes
-    s = subtree_aggregate(parent, np.ones(n))
+
+def _virality(f: _Part) -> dict[str, NDArray[Any]]:
+    """Summed pairwise distances and connected pairs per thread, from subtree sizes."""
+    parent, root, thread, t = f.parent, f.root, f.thread, f.n_threads
+    is_root = f.depth == 0
+    s = subtree_aggregate(parent, np.ones(parent.shape[0]))
     n_tree = s[root]
     contrib = np.where(is_root, 0.0, s * (n_tree - s))
     w_sum = np.bincount(thread, weights=contrib, minlength=t)
     pairs = np.bincount(thread[is_root], weights=n_tree[is_root] * (n_tree[is_root] - 1) / 2,
                         minlength=t)
-    del s, n_tree, contrib
+    return {"w_sum": w_sum, "pairs": pairs}
 
-    # participants and re-entry from (thread, actor) pairs
+
+def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
+    """Participants per thread and how many of them re-enter, from (thread, actor) pairs."""
+    thread, actor, t = f.thread, f.actor, f.n_threads
+    n = thread.shape[0]
     pair_key = thread * n_users + actor
     pkeys, pinv = _uniq_inv(pair_key)
     del pair_key
@@ -505,17 +616,8 @@ def _thread_stats(f: _Part, turn: NDArray[np.int32], end: NDArray[np.bool_],
     del gpos, gend, rank, pinv
     between = np.maximum(hi - lo, 0)
     reenters = (between - own_between) > 0
-    reentry_n = np.bincount(p_thread, weights=reenters, minlength=t)
-
-    longest = np.zeros(t, dtype=np.int64)
-    np.maximum.at(longest, thread, turn)
-    exchanges = np.bincount(thread[end], minlength=t)
-    convs = np.bincount(thread[end & (turn >= 3)], minlength=t)
-    return {"size": size, "roots": roots, "participants": participants,
-            "max_depth": max_depth, "depth_sum": depth_sum, "max_width": max_width,
-            "fanout": fanout, "h_index": h_index, "w_sum": w_sum, "pairs": pairs,
-            "reentry_n": reentry_n, "exchanges": exchanges, "longest": longest,
-            "conversations": convs}
+    return {"participants": participants,
+            "reentry_n": np.bincount(p_thread, weights=reenters, minlength=t)}
 
 
 def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]) -> pa.Table:
