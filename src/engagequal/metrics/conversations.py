@@ -368,11 +368,12 @@ class _Part:
         return self._ev.tree
 
     @cached_property
-    def _pos(self) -> NDArray[np.int64]:
+    def _pos(self) -> NDArray[Any]:
         """Position within the part of every event (-1 outside)."""
         assert self.idx is not None
-        pos = np.full(self.n_events, -1, dtype=np.int64)
-        pos[self.idx] = np.arange(self.idx.size)
+        itype = np.int32 if self.idx.size < 2**31 else np.int64
+        pos = np.full(self.n_events, -1, dtype=itype)
+        pos[self.idx] = np.arange(self.idx.size, dtype=itype)
         return pos
 
     @cached_property
@@ -405,18 +406,17 @@ def _multi_event_part(ev: Events) -> _Part:
     tree = ev.tree
     assert tree is not None
     n, t = ev.n_events, len(tree.threads)
-    thread = tree.thread.astype(np.int64)
+    thread = tree.thread  # int32 codes; 64-bit only for the part (its keys pack them)
     multi = np.bincount(thread, minlength=t) >= 2
     if multi.all():
-        return _Part(thread, t, n, ev=ev)
+        return _Part(thread.astype(np.int64), t, n, ev=ev)
     tid = np.flatnonzero(multi)
-    tcode = np.full(t, -1, dtype=np.int64)
-    tcode[tid] = np.arange(tid.size)
+    tcode = np.full(t, -1, dtype=np.int32)
+    tcode[tid] = np.arange(tid.size, dtype=np.int32)
     del multi
     sub_thread = tcode[thread]
-    del thread
     idx = np.flatnonzero(sub_thread >= 0)
-    return _Part(sub_thread[idx], int(tid.size), n, idx=idx, tid=tid, ev=ev)
+    return _Part(sub_thread[idx].astype(np.int64), int(tid.size), n, idx=idx, tid=tid, ev=ev)
 
 
 def _lone_event_part() -> _Part:
