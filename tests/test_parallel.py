@@ -134,6 +134,23 @@ def test_group_reduce_matches_a_naive_reduction(keys: list[int], threads: int, r
     assert g.last.tolist() == [v[3] for v in want.values()]
 
 
+@settings(max_examples=60, deadline=None)
+@given(st.sets(st.tuples(st.integers(0, 9), st.integers(0, 9)), max_size=60),
+       st.integers(1, 3))
+def test_reverse_index_matches_a_dictionary(pairs: set[tuple[int, int]], threads: int) -> None:
+    from engagequal.kernels.dyads import reverse_index
+
+    srt = sorted(pairs)
+    u = np.array([a for a, _ in srt], dtype=np.int32)
+    v = np.array([b for _, b in srt], dtype=np.int32)
+    where = {p: i for i, p in enumerate(srt)}
+    mp = pytest.MonkeyPatch()
+    with mp.context() as m, eq.num_threads(threads):
+        m.setattr(parallel, "MIN_PIECE", 1)
+        got = reverse_index(u, v, 10)
+    assert got.tolist() == [where.get((b, a), -1) for a, b in srt]
+
+
 def test_group_reduce_skips_what_is_not_asked(tiny_pieces: None) -> None:
     k = np.array([5, 1, 5, 2, 1, 9])
     with eq.num_threads(2):

@@ -21,7 +21,7 @@ def test_aggregate_dyads(events: eq.Events, measure: Callable[..., Any]) -> None
 def test_reverse_index(events: eq.Events, measure: Callable[..., Any]) -> None:
     e = events
     d = aggregate_dyads(e.actor, e.target, e.weight, e.ts, e.n_users)
-    rev = measure(reverse_index, d)
+    rev = measure(reverse_index, d.u, d.v, d.n_users)
     assert rev.size == len(d)
 
 

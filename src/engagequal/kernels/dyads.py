@@ -12,6 +12,7 @@ Two shapes of the same aggregation:
 
 from __future__ import annotations
 
+import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -19,6 +20,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from engagequal.kernels.groups import KeyFn, group_reduce
+from engagequal.kernels.parallel import pmap, workers
 from engagequal.kernels.segments import sort_with_order
 
 __all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
@@ -241,27 +243,52 @@ def pairs_from_dyads(d: Dyads) -> Pairs:
     return Pairs(p.u, p.v, w_uv, w_vu, n_uv, n_vu, first, last, d.n_users)
 
 
-def reverse_index(d: Dyads) -> NDArray[np.int64]:
-    """Position of the reverse dyad ``(v, u)`` of every dyad, ``-1`` if absent.
+def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
+                  n_users: int) -> NDArray[np.int64]:
+    """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
+
+    ``(u, v)`` must be sorted by ``u`` then ``v`` without duplicates, as the
+    columns of :class:`Dyads` (or any subset of them) are.
+
+    Notes
+    -----
+    The pairs are cut into ranges of ``u`` (one per thread).  Within a range,
+    the reversed keys ``v << b | u`` of the pairs whose ``v`` falls in it are
+    sorted (one plain ``int64`` sort with the positions packed in) and looked
+    up in the range's own sorted keys: sorted queries walk memory in order.
+    Ranges are independent, so they run on every core.
 
     Examples
     --------
     >>> import numpy as np
-    >>> d = aggregate_dyads(np.array([0, 1, 2]), np.array([1, 0, 0]),
-    ...                     np.ones(3), np.zeros(3, np.int64), 3)
-    >>> reverse_index(d).tolist()
-    [1, 0, -1]
+    >>> reverse_index(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3).tolist()
+    [2, -1, 0, -1]
     """
-    if len(d) == 0:
-        return np.zeros(0, dtype=np.int64)
-    b = _bits(d.n_users)
-    key = d.u.astype(np.int64) << b | d.v
-    rkey = d.v.astype(np.int64) << b | d.u
-    # sorted queries make the binary searches walk memory in order
-    rs, order = sort_with_order(rkey, 1 << (2 * b), overwrite=True)
-    pos = np.searchsorted(key, rs)
-    np.minimum(pos, key.size - 1, out=pos)
-    out = np.full(key.size, -1, dtype=np.int64)
-    hit = key[pos] == rs
-    out[order[hit]] = pos[hit]
+    m = u.shape[0]
+    out = np.full(m, -1, dtype=np.int64)
+    if m == 0:
+        return out
+    b = _bits(n_users)
+    p = workers(m)
+    cuts = sorted({0, n_users, *(int(u[m * k // p]) for k in range(1, p))})
+
+    def piece(lo: int, hi: int) -> None:
+        a, z = (int(i) for i in np.searchsorted(u, [lo, hi]))
+        key = u[a:z].astype(np.int64) << b | v[a:z]
+        if lo == 0 and hi == n_users:
+            sel = None
+            rkey = v.astype(np.int64) << b | u
+        else:  # the pairs whose reverse would start in [lo, hi)
+            sel = np.flatnonzero((v >= lo) & (v < hi))
+            rkey = v[sel].astype(np.int64) << b | u[sel]
+        if key.size == 0 or rkey.size == 0:
+            return
+        rs, order = sort_with_order(rkey, 1 << (2 * b), overwrite=True)
+        pos = np.searchsorted(key, rs)
+        np.minimum(pos, key.size - 1, out=pos)
+        hit = key[pos] == rs
+        who = order[hit] if sel is None else sel[order[hit]]
+        out[who] = pos[hit] + a
+
+    pmap(lambda r: piece(*r), list(itertools.pairwise(cuts)))
     return out

@@ -1,14 +1,15 @@
 """Page hints for the kernels' scratch memory: small pages while events are ingested.
 
 numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``)
-on every large array.  Where the system's huge-page defragmentation policy is
-``madvise`` (the common default) a fault on such an array may stall in direct
-compaction until a free 2 MiB page is assembled.  Ingest allocates a few
-hundred MB of short-lived, sequentially written arrays (offsets, codes, parent
-positions, lookup tables), and on a busy machine those stalls made it up to
-twice as slow, with seconds of system time.  Inside :func:`small_pages` numpy
-leaves the hint off; the random-access kernels after ingest (grouped
-reductions, tree statistics), which gain from huge pages, keep numpy's choice.
+on every large array.  A fault in such an array finds, clears and maps a whole
+2 MiB page at once, after compacting memory where it is fragmented, and on a
+virtual machine the host may have to back the page as well.  Ingest allocates
+a few hundred MB of short-lived, sequentially written arrays (offsets, codes,
+parent positions, lookup tables); on the 2-core test machine those faults made
+it up to 1.7 times slower, with twice the system time.  Inside
+:func:`small_pages` numpy leaves the hint off; the random-access kernels after
+ingest (grouped reductions, tree statistics), which gain from huge pages, keep
+numpy's choice.
 
 The hint is left alone when the user chose it through numpy's own
 ``NUMPY_MADVISE_HUGEPAGE`` environment variable, or through

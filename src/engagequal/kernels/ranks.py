@@ -1,14 +1,13 @@
-"""Per-segment ranking and reverse-dyad lookup, by sorts and merges (no per-ego loop)."""
+"""Per-segment ranking by one packed integer sort (no per-ego loop)."""
 
 from __future__ import annotations
 
 import numpy as np
-import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from engagequal.kernels.segments import segment_starts
 
-__all__ = ["reverse_positions", "segment_ranks"]
+__all__ = ["segment_ranks"]
 
 
 def segment_ranks(seg: NDArray[np.integer], value: NDArray[np.float64]) -> NDArray[np.int64]:
@@ -53,42 +52,3 @@ def segment_ranks(seg: NDArray[np.integer], value: NDArray[np.float64]) -> NDArr
     ranks = np.empty(n, dtype=np.int64)
     ranks[order] = np.arange(1, n + 1, dtype=np.int64) - run
     return ranks
-
-
-def reverse_positions(u: NDArray[np.int32], v: NDArray[np.int32],
-                      n_users: int) -> NDArray[np.int64]:
-    """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
-
-    ``(u, v)`` must be sorted by ``u`` then ``v`` without duplicates (as
-    :class:`engagequal.kernels.dyads.Dyads` are).
-
-    Notes
-    -----
-    The transpose of the pattern is built by a counting sort (scipy's CSR to
-    CSC conversion, linear time), which lists the reversed pairs in the same
-    sorted order; a merge of the two sorted key arrays then finds the matches
-    with sequential memory access.  A binary search of the reversed keys in
-    random order would touch memory at random and is many times slower.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> reverse_positions(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3).tolist()
-    [2, -1, 0, -1]
-    """
-    m = u.shape[0]
-    if m == 0:
-        return np.zeros(0, dtype=np.int64)
-    indptr = np.zeros(n_users + 1, dtype=np.int64)
-    np.cumsum(np.bincount(u, minlength=n_users), out=indptr[1:])
-    w = sp.csr_matrix((np.arange(m, dtype=np.int64), v.astype(np.int64), indptr),
-                      shape=(n_users, n_users))
-    t = w.T.tocsr()  # row a lists every b with (b, a) present; data = position of (b, a)
-    t_rows = np.repeat(np.arange(n_users, dtype=np.int64), np.diff(t.indptr))
-    nu = np.int64(n_users)
-    t_key = t_rows * nu + t.indices.astype(np.int64)
-    key = u.astype(np.int64) * nu + v.astype(np.int64)
-    pos = np.searchsorted(t_key, key)
-    pos = np.minimum(pos, m - 1)
-    hit = t_key[pos] == key
-    return np.where(hit, np.asarray(t.data, dtype=np.int64)[pos], -1)

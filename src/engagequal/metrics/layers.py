@@ -22,9 +22,9 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
-from engagequal.kernels.dyads import Dyads
+from engagequal.kernels.dyads import Dyads, reverse_index
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.ranks import reverse_positions, segment_ranks
+from engagequal.kernels.ranks import segment_ranks
 from engagequal.kernels.segments import segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
@@ -433,7 +433,7 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
     years, ref = _window_years(ev, opts)
     keep = d.w > opts.min_weight
     u, v, w = d.u[keep], d.v[keep], d.w[keep]
-    rev = reverse_positions(u, v, d.n_users)
+    rev = reverse_index(u, v, d.n_users)
     has = rev >= 0
     rr = np.where(has, rev, 0)
     w_rev = np.where(has, w[rr], 0.0)

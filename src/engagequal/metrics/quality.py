@@ -471,7 +471,7 @@ def quality_table(
     # ---- dyad index of every aimed event (the shared dyads hold them all) ----
     n64 = np.int64(nu)
     dkey = d.u.astype(np.int64) * n64 + d.v
-    rev = reverse_index(d)
+    rev = reverse_index(d.u, d.v, d.n_users)
     nd = len(d)
 
     def dyad_sums(sel: NDArray[np.bool_], x: NDArray[np.float64]) -> NDArray[np.float64]:
