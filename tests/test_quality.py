@@ -313,3 +313,18 @@ def test_real_data_college_msg(college_msg: Any) -> None:
     # users with a two-way partner score above users without one, on average
     rec = q.column("reciprocity").fill_null(0).to_numpy()
     assert score[rec > 0].mean() > score[rec == 0].mean()
+
+
+@given(st.lists(_row, min_size=1, max_size=25))
+def test_week_counts_by_blocks_and_without_bitmap_agree(rows: list[tuple[int, int, int, str]]
+                                                        ) -> None:
+    """The (user, week) marks are the same block by block and as unique keys."""
+    from engagequal.metrics import quality as qm
+
+    want = eq.quality(_events(rows))
+    mp = pytest.MonkeyPatch()
+    with mp.context() as m:
+        m.setattr(qm, "_ROWS", 3)
+        m.setattr(qm, "_BITMAP_LIMIT", 0)
+        got = eq.quality(_events(rows))
+    _assert_tables_close(got, want)

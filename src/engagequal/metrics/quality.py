@@ -23,7 +23,7 @@ Vocabulary used below (all inside the window, self-interactions excluded):
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -312,21 +312,56 @@ def _window_mask(ev: Events, opts: TieOptions) -> NDArray[np.bool_] | None:
     return m
 
 
-def _count_distinct(user: NDArray[np.int64], week: NDArray[np.int64], n_users: int
-                    ) -> NDArray[np.int64]:
-    """Per user, the number of distinct weeks among the (user, week) pairs."""
-    if user.size == 0:
+#: rows per block of the per-user week counts
+_ROWS = 1 << 20
+
+
+def _weeks(ts: NDArray[np.int64]) -> NDArray[np.int64]:
+    """Monday-based week numbers of epoch nanoseconds."""
+    w = ts // 1_000_000_000
+    w += _MONDAY_SHIFT_S
+    w //= _WEEK_S
+    return w
+
+
+def _count_distinct(
+    sources: Sequence[tuple[NDArray[np.integer], NDArray[np.int64], NDArray[np.bool_] | None]],
+    n_users: int,
+) -> NDArray[np.int64]:
+    """Per user, the number of distinct weeks among the rows of ``sources``.
+
+    Each source is ``(user, ts, mask)``: user codes and times (nanoseconds) of
+    the same rows, and the rows that count (None: all).  The (user, week)
+    pairs are marked block by block in a bitmap, or kept as unique keys when
+    the bitmap would be too large: no event-sized temporary is made.
+    """
+    srcs = [(u, t, m) for u, t, m in sources if u.size]
+    if not srcs:
         return np.zeros(n_users, dtype=np.int64)
-    w0 = int(week.min())
-    n_w = int(week.max()) - w0 + 1
-    key = user * n_w + (week - w0)
-    if n_users * n_w <= _BITMAP_LIMIT:
-        seen = np.zeros(n_users * n_w, dtype=bool)
-        seen[key] = True
+    span = np.array([min(int(t.min()) for _, t, _ in srcs),
+                     max(int(t.max()) for _, t, _ in srcs)], dtype=np.int64)
+    w0, w1 = (int(w) for w in _weeks(span))
+    n_w = w1 - w0 + 1
+    seen = np.zeros(n_users * n_w, dtype=bool) if n_users * n_w <= _BITMAP_LIMIT else None
+    found: list[NDArray[np.int64]] = []
+    for u, t, m in srcs:
+        for a in range(0, u.shape[0], _ROWS):
+            ub, tb = u[a:a + _ROWS], t[a:a + _ROWS]
+            if m is not None:
+                mb = m[a:a + _ROWS]
+                ub, tb = ub[mb], tb[mb]
+            key = _weeks(tb)
+            key -= w0
+            key += ub.astype(np.int64) * n_w
+            if seen is not None:
+                seen[key] = True
+            else:
+                found.append(np.unique(key))
+    if seen is not None:
         counts: NDArray[np.int64] = np.count_nonzero(
             seen.reshape(n_users, n_w), axis=1).astype(np.int64)
         return counts
-    uniq = np.unique(key)
+    uniq = np.unique(np.concatenate(found))
     per_user: NDArray[np.int64] = np.bincount(uniq // n_w, minlength=n_users).astype(np.int64)
     return per_user
 
@@ -353,11 +388,24 @@ class _Exchanges:
             _, upair = np.unique(upair, return_inverse=True)  # dense ranks fit better
             upair = upair.astype(np.int64)
         if max(int(upair.max()).bit_length(), 1) + tbits + 1 <= 62:
-            order = np.argsort((upair << (tbits + 1)) | (t << 1) | direction)
+            key = upair << (tbits + 1)
+            del upair
+            key |= t << 1
+            key |= direction
+            del t, direction
+            order = np.argsort(key)
+            # one gather of the packed key; its fields are read back by shifts
+            key = key[order]
+            is1 = (key & 1).astype(bool)
+            key >>= 1
+            t_s = key & np.int64((1 << tbits) - 1)
+            key >>= tbits
+            up_s = key
+            del key
         else:  # pragma: no cover - needs > 2**62 (pair, second) combinations
             order = np.lexsort((direction, t, upair))
-        up_s, t_s, is1 = upair[order], t[order], direction[order].astype(bool)
-        del upair, t, direction
+            up_s, t_s, is1 = upair[order], t[order], direction[order].astype(bool)
+            del upair, t, direction
         # positions and nearest-event indices in 32 bits when they fit: half the memory
         itype = np.int32 if m < 2**31 - 1 else np.int64
         pos = np.arange(m, dtype=itype)
@@ -539,7 +587,8 @@ def quality_table(
     # ---- exchanges, answers and two-way weeks from one sort ----
     m_actor = actor[msg].astype(np.int64)
     m_target = target[msg].astype(np.int64)
-    secs = ts[msg] // 1_000_000_000
+    m_ts = ts[msg]
+    secs = m_ts // 1_000_000_000
     xch = _Exchanges(m_actor, m_target, secs, delta_s, nu)
 
     conv_num = (np.bincount(m_actor, weights=xch.in_exchange, minlength=nu)
@@ -552,16 +601,11 @@ def quality_table(
     answered_writers = np.bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
 
     # steadiness: active weeks and weeks with a two-way exchange
-    week = (ts // 1_000_000_000 + _MONDAY_SHIFT_S) // _WEEK_S
-    act_sel = nonstruct
-    recv_sel = nonstruct & (target >= 0)
-    users_w = np.concatenate([actor[act_sel], target[recv_sel]]).astype(np.int64)
-    weeks_w = np.concatenate([week[act_sel], week[recv_sel]])
-    active_weeks = _count_distinct(users_w, weeks_w, nu)
+    active_weeks = _count_distinct([(actor, ts, nonstruct),
+                                    (target, ts, nonstruct & (target >= 0))], nu)
     tw = xch.two_way
-    mweek = week[msg]
-    two_way_weeks = _count_distinct(np.concatenate([m_actor[tw], m_target[tw]]),
-                                    np.concatenate([mweek[tw], mweek[tw]]), nu)
+    two_way_weeks = _count_distinct([(m_actor, m_ts, tw), (m_target, m_ts, tw)], nu)
+    del m_ts
 
     # substance: meaningful / non-structural weight, sent and received
     ns_aimed = nonstruct & aimed
