@@ -627,10 +627,23 @@ def _join_users(parts: list[tuple[str, pa.Table | None]]) -> pa.Table:
         if t.schema.field("user").type != key_type:
             t = t.set_column(t.column_names.index("user"), "user",
                              t.column("user").cast(key_type))
-        base = base.join(t, keys="user", join_type="left outer", use_threads=True)
+        # a left join that keeps the base's rows in place: each base user's row of
+        # ``t`` by one hash lookup, null where ``t`` has none
+        at = pc.index_in(base.column("user"), value_set=t.column("user"))
+        for name, col in zip(t.column_names, t.take(at).columns, strict=True):
+            if name != "user":
+                base = base.append_column(t.schema.field(name), col)
     if base is None:
         return _empty()
-    return base.sort_by([("user", "ascending")]) if base.num_rows else base
+    return base if _ascending(base.column("user")) else base.sort_by([("user", "ascending")])
+
+
+def _ascending(keys: pa.ChunkedArray) -> bool:
+    """Whether ``keys`` are strictly increasing (user tables come in id order)."""
+    if len(keys) < 2:
+        return True
+    flat = keys.combine_chunks()
+    return bool(pc.all(pc.less(flat.slice(0, len(flat) - 1), flat.slice(1))).as_py())
 
 
 def _summary(parts: Mapping[str, pa.Table], users: pa.Table) -> pa.Table:
