@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import datetime as dt
 
+import numpy as np
 import pyarrow as pa
 import pytest
 from hypothesis import given
@@ -106,3 +107,16 @@ def test_answer_times_kernel_matches_loop(case: tuple[int, list[tuple[int, int, 
         later = [s - tt for (p, q, s) in ev if p == y and q == x and s > tt and x != y]
         expected.append(min(later) if later else -1)
     assert answer_times(a, b, t, nu).tolist() == expected
+
+
+@given(st.lists(st.tuples(st.integers(0, 6), st.integers(-5, 5)), max_size=60),
+       st.sampled_from([1, 3, 10**9, 2**40]), st.integers(-(2**40), 2**40))
+def test_sort_within_segments_equals_lexsort(rows, scale, shift) -> None:
+    """Packed-key sort (values shifted, divided by their gcd) or its lexsort fallback."""
+    from engagequal.kernels.segments import sort_within_segments
+
+    seg = np.array([s for s, _ in rows], dtype=np.int32)
+    val = np.array([v * scale + shift for _, v in rows], dtype=np.int64)
+    s, v = sort_within_segments(seg, val)
+    o = np.lexsort((val, seg))
+    assert s.tolist() == seg[o].tolist() and v.tolist() == val[o].tolist()

@@ -5,7 +5,8 @@ from __future__ import annotations
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["group_sorted", "segment_starts", "segmented_median", "sort_with_order"]
+__all__ = ["group_sorted", "segment_starts", "segmented_median", "sort_with_order",
+           "sort_within_segments"]
 
 
 def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -53,6 +54,48 @@ def sort_with_order(
         return packed, order
     order = np.argsort(key)
     return key[order], order
+
+
+def sort_within_segments(
+    seg: NDArray[np.integer], values: NDArray[np.int64]
+) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """``(seg, values)`` sorted by segment, then value: both sorted columns.
+
+    Notes
+    -----
+    The values are shifted to start at 0 and divided by their greatest common
+    divisor (exact: times in whole seconds or milliseconds, stored in
+    nanoseconds, shrink by ``10**9`` or ``10**6``).  When segment and value
+    then fit in 63 bits they are packed into one ``int64`` key, so one plain
+    integer sort orders everything and both columns are read back from the
+    key; otherwise ``lexsort``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> s, v = sort_within_segments(np.array([1, 0, 1, 0]), np.array([7, 9, -3, 2]))
+    >>> s.tolist(), v.tolist()
+    ([0, 0, 1, 1], [2, 9, -3, 7])
+    """
+    n = seg.shape[0]
+    if n == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0, dtype=np.int64)
+    lo = int(values.min())
+    span = int(values.max()) - lo
+    g = int(np.gcd.reduce(values - lo)) if span > 0 else 1
+    b_val = max((span // g).bit_length(), 1)
+    if int(seg.min()) < 0 or max(int(seg.max()).bit_length(), 1) + b_val > 63:
+        order = np.lexsort((values, seg))
+        return seg[order].astype(np.int64), values[order]
+    key = values - lo
+    key //= g
+    key |= seg.astype(np.int64) << b_val
+    key.sort()
+    val = key & np.int64((1 << b_val) - 1)
+    val *= g
+    val += lo
+    key >>= b_val
+    return key, val
 
 
 def group_sorted(keys: NDArray[np.integer]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:

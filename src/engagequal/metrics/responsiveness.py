@@ -12,7 +12,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
-from engagequal.kernels.segments import segment_starts, segmented_median
+from engagequal.kernels.segments import segment_starts, segmented_median, sort_within_segments
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options, windowed
 from engagequal.metrics.reciprocity import present_users
@@ -186,14 +186,13 @@ def responsiveness_table(ev: Events, opts: TieOptions, *, delta_s: float,
     sent = np.bincount(a, minlength=nu)
     sent_ans = np.bincount(a, weights=answered, minlength=nu)
     # median wait per responder: sort answered waits by (responder, wait)
-    resp, w = b[answered], wait[answered]
-    order = np.lexsort((w, resp))
-    starts = segment_starts(resp[order])
+    resp, w = sort_within_segments(b[answered], wait[answered])
+    starts = segment_starts(resp)
     med = np.zeros(nu)
     has = np.zeros(nu, dtype=bool)
     if starts.size:
-        who = resp[order][starts]
-        med[who] = segmented_median(w[order].astype(np.float64) / 1e9, starts)
+        who = resp[starts]
+        med[who] = segmented_median(w.astype(np.float64) / 1e9, starts)
         has[who] = True
     users = np.flatnonzero(present_users(ev, opts))
     return pa.table({
