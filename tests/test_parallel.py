@@ -289,3 +289,21 @@ def test_small_pages_leaves_a_users_choice(monkeypatch: pytest.MonkeyPatch,
     before = _hint()
     with small_pages():
         assert _hint() is before
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(st.integers(0, 30), max_size=80), st.sampled_from([None, "bool", "int", "float"]),
+       st.integers(0, 40))
+def test_blockwise_bincount_is_numpys(xs: list[int], weights: str | None, minlength: int) -> None:
+    from engagequal.kernels import segments
+
+    x = np.array(xs, dtype=np.int32)
+    rng = np.random.default_rng(len(xs))
+    w = {None: None, "bool": rng.random(x.size) < 0.5,
+         "int": rng.integers(-5, 5, x.size), "float": rng.random(x.size)}[weights]
+    want = np.bincount(x, weights=w, minlength=minlength)
+    mp = pytest.MonkeyPatch()
+    with mp.context() as m:
+        m.setattr(segments, "_COUNT_BLOCK", 3)
+        got = segments.bincount(x, weights=w, minlength=minlength)
+    assert got.dtype == want.dtype and got.tolist() == want.tolist()

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from engagequal.kernels.segments import bincount
 from engagequal.kernels.trees import root_and_depth
 
 __all__ = ["AlternatingRuns", "alternating_runs", "subtree_aggregate"]
@@ -72,7 +73,7 @@ def subtree_aggregate(
     while active.size:
         up = anc[active]
         if op == "sum":
-            acc += np.bincount(up, weights=acc[active], minlength=n)
+            acc += bincount(up, weights=acc[active], minlength=n)
         else:
             new = acc.copy()
             np.maximum.at(new, up, acc[active])

@@ -45,6 +45,7 @@ from engagequal.errors import InputError, OptionError
 from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.parallel import pmap
+from engagequal.kernels.segments import bincount
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
 
@@ -407,7 +408,7 @@ def _multi_event_part(ev: Events) -> _Part:
     assert tree is not None
     n, t = ev.n_events, len(tree.threads)
     thread = tree.thread  # int32 codes; 64-bit only for the part (its keys pack them)
-    multi = np.bincount(thread, minlength=t) >= 2
+    multi = bincount(thread, minlength=t) >= 2
     if multi.all():
         return _Part(thread.astype(np.int64), t, n, ev=ev)
     tid = np.flatnonzero(multi)
@@ -522,19 +523,19 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
         longest = np.zeros(t, dtype=np.int64)
         np.maximum.at(longest, thread, runs.turn)
         st["longest"] = longest
-        st["exchanges"] = np.bincount(thread[runs.end], minlength=t)
-        st["conversations"] = np.bincount(thread[runs.end & (runs.turn >= 3)], minlength=t)
+        st["exchanges"] = bincount(thread[runs.end], minlength=t)
+        st["conversations"] = bincount(thread[runs.end & (runs.turn >= 3)], minlength=t)
     return st
 
 
 def _counts(f: _Part) -> dict[str, NDArray[Any]]:
     """Events, roots, summed depth and root fan-out per thread (bincounts)."""
     thread, depth, t = f.thread, f.depth, f.n_threads
-    size = np.bincount(thread, minlength=t)
-    roots = np.bincount(thread[depth == 0], minlength=t)
+    size = bincount(thread, minlength=t)
+    roots = bincount(thread[depth == 0], minlength=t)
     return {"size": size, "roots": roots, "replies": size - roots,
-            "depth_sum": np.bincount(thread, weights=depth, minlength=t),
-            "fanout": np.bincount(thread[depth == 1], minlength=t)}
+            "depth_sum": bincount(thread, weights=depth, minlength=t),
+            "fanout": bincount(thread[depth == 1], minlength=t)}
 
 
 def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
@@ -562,8 +563,8 @@ def _virality(f: _Part) -> dict[str, NDArray[Any]]:
     s = subtree_aggregate(parent, np.ones(parent.shape[0]))
     n_tree = s[root]
     contrib = np.where(is_root, 0.0, s * (n_tree - s))
-    w_sum = np.bincount(thread, weights=contrib, minlength=t)
-    pairs = np.bincount(thread[is_root], weights=n_tree[is_root] * (n_tree[is_root] - 1) / 2,
+    w_sum = bincount(thread, weights=contrib, minlength=t)
+    pairs = bincount(thread[is_root], weights=n_tree[is_root] * (n_tree[is_root] - 1) / 2,
                         minlength=t)
     return {"w_sum": w_sum, "pairs": pairs}
 
@@ -576,7 +577,7 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     pkeys, pinv = _uniq_inv(pair_key)
     del pair_key
     p_thread = pkeys // n_users
-    participants = np.bincount(p_thread, minlength=t)
+    participants = bincount(p_thread, minlength=t)
     ts = f.ts
     # rank of each time among all times, equal times sharing the rank of the first
     order = np.argsort(ts)
@@ -604,7 +605,7 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     last_r = np.zeros(pkeys.size, dtype=np.int64)
     np.minimum.at(first_r, pinv, rank)
     np.maximum.at(last_r, pinv, rank)
-    own_between = np.bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
+    own_between = bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
                               minlength=pkeys.size)
     # thread events strictly later than the first own post and strictly
     # earlier than the last: from the end of the first one's group to the
@@ -617,7 +618,7 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     between = np.maximum(hi - lo, 0)
     reenters = (between - own_between) > 0
     return {"participants": participants,
-            "reentry_n": np.bincount(p_thread, weights=reenters, minlength=t)}
+            "reentry_n": bincount(p_thread, weights=reenters, minlength=t)}
 
 
 def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]) -> pa.Table:
@@ -655,8 +656,8 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
     key = np.minimum(a1, a2) * nu + np.maximum(a1, a2)
     keys, inv = _uniq_inv(key)
     L = runs.turn[ends]
-    exchanges = np.bincount(inv, minlength=keys.size)
-    convs = np.bincount(inv, weights=L >= 3, minlength=keys.size)
+    exchanges = bincount(inv, minlength=keys.size)
+    convs = bincount(inv, weights=L >= 3, minlength=keys.size)
     longest = np.zeros(keys.size, dtype=np.int64)
     np.maximum.at(longest, inv, L)
     # turns: distinct events in a conversation of the pair: members of a run
@@ -666,11 +667,11 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
     seg_dyad = np.full(parent.shape[0], -1, dtype=np.int64)
     seg_dyad[rr[ends]] = inv
     member = (runs.head[rr] >= 0) & (runs.segment_longest >= 3)
-    turns = np.bincount(seg_dyad[rr[member]], minlength=keys.size)
+    turns = bincount(seg_dyad[rr[member]], minlength=keys.size)
     seg_roots = np.flatnonzero((runs.head >= 0) & (runs.segment_longest >= 3))
     nh = np.int64(parent.shape[0])
     uniq = _uniq(seg_dyad[seg_roots] * nh + runs.head[seg_roots])
-    turns = turns + np.bincount(uniq // nh, minlength=keys.size)
+    turns = turns + bincount(uniq // nh, minlength=keys.size)
     return pa.table({
         "u": ev.user_ids(keys // nu),
         "v": ev.user_ids(keys % nu),
@@ -684,30 +685,30 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
 def _user_table(ev: Events, f: _Part, longest: NDArray[np.int32]) -> pa.Table:
     nu = ev.n_users
     depth, root, thread, actor = f.depth, f.root, f.thread, f.actor
-    events = np.bincount(ev.actor, minlength=nu)
+    events = bincount(ev.actor, minlength=nu)
     nt = max(f.n_threads, 1)
     ta = _uniq(actor.astype(np.int64) * nt + thread)
-    joined = np.bincount(ta // nt, minlength=nu)
+    joined = bincount(ta // nt, minlength=nu)
     is_root = depth == 0
-    started = np.bincount(actor[is_root], minlength=nu)
+    started = bincount(actor[is_root], minlength=nu)
     if f.idx is not None:  # an event alone in its thread: one more thread joined and started
-        lone = events - np.bincount(actor, minlength=nu)
+        lone = events - bincount(actor, minlength=nu)
         joined += lone
         started += lone
     reply = depth >= 1
-    replies = np.bincount(actor[reply], minlength=nu)
-    rdepth_sum = np.bincount(actor[reply], weights=depth[reply], minlength=nu)
+    replies = bincount(actor[reply], minlength=nu)
+    rdepth_sum = bincount(actor[reply], weights=depth[reply], minlength=nu)
     rdepth_max = np.zeros(nu, dtype=np.int64)
     np.maximum.at(rdepth_max, actor[reply], depth[reply])
-    in_conv = np.bincount(actor, weights=longest >= 3, minlength=nu)
+    in_conv = bincount(actor, weights=longest >= 3, minlength=nu)
     tree_max = np.zeros(depth.shape[0], dtype=np.int64)
     np.maximum.at(tree_max, root, depth)
-    reached = np.bincount(actor[is_root], weights=tree_max[is_root], minlength=nu)
+    reached = bincount(actor[is_root], weights=tree_max[is_root], minlength=nu)
     starter = actor[root]
     other = reply & (actor != starter)
-    received = np.bincount(starter[other], minlength=nu)
+    received = bincount(starter[other], minlength=nu)
     sr = _uniq(starter[other].astype(np.int64) * max(nu, 1) + actor[other])
-    distinct = np.bincount(sr // max(nu, 1), minlength=nu)
+    distinct = bincount(sr // max(nu, 1), minlength=nu)
     users = np.flatnonzero(events > 0)
     no_reply = replies[users] == 0
     return pa.table({

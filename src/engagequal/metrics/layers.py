@@ -25,7 +25,7 @@ from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
 from engagequal.kernels.dyads import Dyads, reverse_index
 from engagequal.kernels.parallel import pmap
 from engagequal.kernels.ranks import segment_ranks
-from engagequal.kernels.segments import segment_starts
+from engagequal.kernels.segments import bincount, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
 
@@ -557,8 +557,8 @@ def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.in
     vals = xs[_segment_positions(starts[segs], n)]
     logs = vals if log_scale else np.log(vals)
     nn = n.astype(np.float64)
-    mu = np.bincount(seg_of, weights=logs, minlength=ne) / nn
-    var = np.bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn
+    mu = bincount(seg_of, weights=logs, minlength=ne) / nn
+    var = bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn
     sigma = np.sqrt(var)
     first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
     # exponentials of ego s: [first[s] + s, first[s] + s + n[s]], the last one closing S
@@ -626,7 +626,7 @@ def _ego_table(ev: Events, ties: _Ties, layer: NDArray[np.int64], n_cols: int, *
                method: str, extra: dict[str, Any], alpha: float) -> pa.Table:
     nu = ev.n_users
     egos = np.unique(ties.ego)
-    active_size = np.bincount(ties.ego, weights=ties.active, minlength=nu)[egos].astype(np.int64)
+    active_size = bincount(ties.ego, weights=ties.active, minlength=nu)[egos].astype(np.int64)
     inl = layer > 0
     counts = np.zeros((egos.size, n_cols + 1), dtype=np.int64)
     pos = np.searchsorted(egos, ties.ego[inl])
@@ -813,10 +813,10 @@ def _jaccard(ev: Events, a: tuple[NDArray[np.int64], NDArray[np.int64]],
     ne = egos.size
     rows_ego, rows_layer, before, after, inter = [], [], [], [], []
     for i in range(1, n_cols + 1):
-        sa = np.bincount(ea, weights=la <= i, minlength=ne).astype(np.int64)
-        sb = np.bincount(eb, weights=lb <= i, minlength=ne).astype(np.int64)
+        sa = bincount(ea, weights=la <= i, minlength=ne).astype(np.int64)
+        sb = bincount(eb, weights=lb <= i, minlength=ne).astype(np.int64)
         both = (la[ia] <= i) & (lb[ib] <= i)
-        si = np.bincount(e_common, weights=both, minlength=ne).astype(np.int64)
+        si = bincount(e_common, weights=both, minlength=ne).astype(np.int64)
         rows_ego.append(egos)
         rows_layer.append(np.full(ne, i, np.int64))
         before.append(sa)

@@ -36,7 +36,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import PASSIVE_KINDS, STRUCTURAL_KINDS, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, reverse_index
-from engagequal.kernels.segments import segment_starts
+from engagequal.kernels.segments import bincount, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, event_weights, tie_options
 
@@ -362,7 +362,7 @@ def _count_distinct(
             seen.reshape(n_users, n_w), axis=1).astype(np.int64)
         return counts
     uniq = np.unique(np.concatenate(found))
-    per_user: NDArray[np.int64] = np.bincount(uniq // n_w, minlength=n_users).astype(np.int64)
+    per_user: NDArray[np.int64] = bincount(uniq // n_w, minlength=n_users).astype(np.int64)
     return per_user
 
 
@@ -459,8 +459,8 @@ class _Exchanges:
         sd *= 2
         sd += is1
         n_sd = 2 * int(np.count_nonzero(new))
-        wrote = np.bincount(sd, minlength=n_sd) > 0
-        answered = np.bincount(sd, weights=has_next, minlength=n_sd) > 0
+        wrote = bincount(sd, minlength=n_sd) > 0
+        answered = bincount(sd, weights=has_next, minlength=n_sd) > 0
         first_of = np.zeros(n_sd, dtype=np.int64)
         first_of[sd] = pos  # an event of each (pair, direction)
         self.recipient = target[order][first_of[wrote]]
@@ -545,17 +545,17 @@ def quality_table(
     rev_tie_m = np.zeros(nd, dtype=bool)
     rev_tie_m[has_rev] = tie_m[rev[has_rev]]
     mutual_m = tie_m & rev_tie_m
-    out_m = np.bincount(d.u, weights=tie_m, minlength=nu)
-    in_m = np.bincount(d.v, weights=tie_m, minlength=nu)
-    mut_m = np.bincount(d.u, weights=mutual_m, minlength=nu)
+    out_m = bincount(d.u, weights=tie_m, minlength=nu)
+    in_m = bincount(d.v, weights=tie_m, minlength=nu)
+    mut_m = bincount(d.u, weights=mutual_m, minlength=nu)
     partners = out_m + in_m - mut_m
 
     # connections / contacts over all ties, as in reciprocity(level="user")
     tie_a = d.w > opts.min_weight
     rev_tie_a = np.zeros(nd, dtype=bool)
     rev_tie_a[has_rev] = tie_a[rev[has_rev]]
-    out_a = np.bincount(d.u, weights=tie_a, minlength=nu)
-    mut_a = np.bincount(d.u, weights=tie_a & rev_tie_a, minlength=nu)
+    out_a = bincount(d.u, weights=tie_a, minlength=nu)
+    mut_a = bincount(d.u, weights=tie_a & rev_tie_a, minlength=nu)
 
     # ---- inner circle: top-K capped reciprocated weight ----
     r = np.minimum(wm, wm_rev)
@@ -567,7 +567,7 @@ def quality_table(
     st = segment_starts(ru_s)
     rank = np.arange(ru_s.size) - np.repeat(st, np.diff(np.append(st, ru_s.size)))
     top = rank < k_inner
-    inner = np.bincount(ru_s[top], weights=c_s[top], minlength=nu) / k_inner
+    inner = bincount(ru_s[top], weights=c_s[top], minlength=nu) / k_inner
 
     # ---- diversity: entropy of meaningful weight over partners ----
     x_out = wm + wm_rev  # row u->v: everything exchanged with v
@@ -576,8 +576,8 @@ def quality_table(
     px = np.concatenate([x_out, wm[only_in]])
     pos_x = px > 0
     pu, px = pu[pos_x], px[pos_x]
-    s_tot = np.bincount(pu, weights=px, minlength=nu)
-    s_xlx = np.bincount(pu, weights=px * np.log(px), minlength=nu)
+    s_tot = bincount(pu, weights=px, minlength=nu)
+    s_xlx = bincount(pu, weights=px * np.log(px), minlength=nu)
     has_p = s_tot > 0
     with np.errstate(divide="ignore", invalid="ignore"):
         ent = np.where(has_p, np.log(np.where(has_p, s_tot, 1.0))
@@ -591,14 +591,14 @@ def quality_table(
     secs = m_ts // 1_000_000_000
     xch = _Exchanges(m_actor, m_target, secs, delta_s, nu)
 
-    conv_num = (np.bincount(m_actor, weights=xch.in_exchange, minlength=nu)
-                + np.bincount(m_target, weights=xch.in_exchange, minlength=nu))
-    conv_den = (np.bincount(actor[tie_ev], minlength=nu)
-                + np.bincount(target[tie_ev], minlength=nu)).astype(np.float64)
+    conv_num = (bincount(m_actor, weights=xch.in_exchange, minlength=nu)
+                + bincount(m_target, weights=xch.in_exchange, minlength=nu))
+    conv_den = (bincount(actor[tie_ev], minlength=nu)
+                + bincount(target[tie_ev], minlength=nu)).astype(np.float64)
 
     # responsiveness: of the people who wrote to u, the share u answered
-    writers = np.bincount(xch.recipient, minlength=nu)
-    answered_writers = np.bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
+    writers = bincount(xch.recipient, minlength=nu)
+    answered_writers = bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
 
     # steadiness: active weeks and weeks with a two-way exchange
     active_weeks = _count_distinct([(actor, ts, nonstruct),
@@ -609,29 +609,29 @@ def quality_table(
 
     # substance: meaningful / non-structural weight, sent and received
     ns_aimed = nonstruct & aimed
-    w_all = (np.bincount(actor[ns_aimed], weights=w[ns_aimed], minlength=nu)
-             + np.bincount(target[ns_aimed], weights=w[ns_aimed], minlength=nu))
-    w_mean = (np.bincount(actor[tie_ev], weights=w[tie_ev], minlength=nu)
-              + np.bincount(target[tie_ev], weights=w[tie_ev], minlength=nu))
+    w_all = (bincount(actor[ns_aimed], weights=w[ns_aimed], minlength=nu)
+             + bincount(target[ns_aimed], weights=w[ns_aimed], minlength=nu))
+    w_mean = (bincount(actor[tie_ev], weights=w[tie_ev], minlength=nu)
+              + bincount(target[tie_ev], weights=w[tie_ev], minlength=nu))
 
     # followers and the engaged audience
     fsel = aimed & follow_k[kind]
     follows = dyad_sums(fsel, np.ones(int(np.count_nonzero(fsel)))) > 0
-    followers = np.bincount(d.v, weights=follows, minlength=nu)
-    engaged = np.bincount(d.v, weights=follows & (wm > 0), minlength=nu)
+    followers = bincount(d.v, weights=follows, minlength=nu)
+    engaged = bincount(d.v, weights=follows & (wm > 0), minlength=nu)
 
     # practice rates per post (Kaushik) and engagement per follower
     post = (target < 0) & ~structural
-    posts = np.bincount(actor[post], minlength=nu)
+    posts = bincount(actor[post], minlength=nu)
     resp_sel, resp_to = _responses(ev, idx_all, actor, target, aimed & nonstruct)
     resp_kind = kind[resp_sel]
     is_app = passive_k[resp_kind]
     is_amp = amp_k[resp_kind] & ~is_app
     is_conv = ~is_app & ~is_amp
-    conv_n = np.bincount(resp_to, weights=is_conv, minlength=nu)
-    amp_n = np.bincount(resp_to, weights=is_amp, minlength=nu)
-    app_n = np.bincount(resp_to, weights=is_app, minlength=nu)
-    received = np.bincount(target[ns_aimed], minlength=nu)
+    conv_n = bincount(resp_to, weights=is_conv, minlength=nu)
+    amp_n = bincount(resp_to, weights=is_amp, minlength=nu)
+    app_n = bincount(resp_to, weights=is_app, minlength=nu)
+    received = bincount(target[ns_aimed], minlength=nu)
 
     # ---- embeddedness (optional) ----
     emb: NDArray[np.float64] | None = None
@@ -717,8 +717,8 @@ def _overlap(d: Dyads, mutual: NDArray[np.bool_], nu: int
     den = (deg[i] - 1) + (deg[j] - 1) - shared
     ok = den > 0
     ov = np.where(ok, shared / np.where(ok, den, 1.0), 0.0)
-    s = np.bincount(i, weights=ov * ok, minlength=nu) + np.bincount(j, weights=ov * ok,
+    s = bincount(i, weights=ov * ok, minlength=nu) + bincount(j, weights=ov * ok,
                                                                     minlength=nu)
-    c = np.bincount(i, weights=ok, minlength=nu) + np.bincount(j, weights=ok, minlength=nu)
+    c = bincount(i, weights=ok, minlength=nu) + bincount(j, weights=ok, minlength=nu)
     defined = c > 0
     return np.where(defined, s / np.where(defined, c, 1.0), 0.0), defined

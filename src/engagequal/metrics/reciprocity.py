@@ -18,6 +18,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.dyads import Dyads, Pairs, pairs_from_dyads
+from engagequal.kernels.segments import bincount
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, pairs_of, tie_options, windowed
 
@@ -270,8 +271,8 @@ def reciprocity_user(ev: Events, d: Dyads | Pairs, opts: TieOptions, *,
     pu, pv = p.u.astype(np.intp), p.v.astype(np.intp)  # converted once, not per bincount
 
     def per_user(from_u: NDArray[Any], from_v: NDArray[Any]) -> NDArray[np.float64]:
-        out = np.bincount(pu, weights=from_u, minlength=nu)
-        out += np.bincount(pv, weights=from_v, minlength=nu)
+        out = bincount(pu, weights=from_u, minlength=nu)
+        out += bincount(pv, weights=from_v, minlength=nu)
         return np.asarray(out, dtype=np.float64)
 
     o = per_user(t.uv, t.vu)

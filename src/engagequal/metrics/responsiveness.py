@@ -12,7 +12,12 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
-from engagequal.kernels.segments import segment_starts, segmented_median, sort_within_segments
+from engagequal.kernels.segments import (
+    bincount,
+    segment_starts,
+    segmented_median,
+    sort_within_segments,
+)
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options, windowed
 from engagequal.metrics.reciprocity import present_users
@@ -181,10 +186,10 @@ def responsiveness_table(ev: Events, opts: TieOptions, *, delta_s: float,
             "response_s": pa.array(wait[order] / 1e9, pa.float64(), mask=~answered[order]),
         })
     nu = ev.n_users
-    received = np.bincount(b, minlength=nu)
-    got = np.bincount(b, weights=answered, minlength=nu)
-    sent = np.bincount(a, minlength=nu)
-    sent_ans = np.bincount(a, weights=answered, minlength=nu)
+    received = bincount(b, minlength=nu)
+    got = bincount(b, weights=answered, minlength=nu)
+    sent = bincount(a, minlength=nu)
+    sent_ans = bincount(a, weights=answered, minlength=nu)
     # median wait per responder: sort answered waits by (responder, wait)
     resp, w = sort_within_segments(b[answered], wait[answered])
     starts = segment_starts(resp)
