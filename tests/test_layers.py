@@ -327,3 +327,19 @@ def test_college_msg(college_msg: object) -> None:
 def test_email_departments(dept: int) -> None:
     path = data_path("email-eu-core-temporal-dept", f"email-Eu-core-temporal-Dept{dept}.txt")
     _check_real(_snap(str(path)))
+
+
+@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([0.5, 1.0, 2.0, 3.5, 7.0])),
+                max_size=40))
+def test_segment_ranks_against_a_naive_ranking(rows) -> None:
+    """Rank within segment by value descending, ties in input order."""
+    from engagequal.kernels.ranks import segment_ranks
+
+    rows = sorted(rows, key=lambda r: r[0])  # segments contiguous, values in any order
+    seg = np.array([s for s, _ in rows], dtype=np.int64)
+    val = np.array([v for _, v in rows], dtype=np.float64)
+    want = []
+    for i, (s, v) in enumerate(rows):
+        want.append(1 + sum(1 for j, (s2, v2) in enumerate(rows)
+                            if s2 == s and (v2 > v or (v2 == v and j < i))))
+    assert segment_ranks(seg, val).tolist() == want

@@ -22,7 +22,8 @@ def segment_ranks(seg: NDArray[np.integer], value: NDArray[np.float64]) -> NDArr
     The distinct values are sorted (a float sort) and each value replaced by its
     dense descending rank; segment, dense rank and position are then packed into
     one unique ``int64`` key, so a single unstable integer sort orders
-    everything exactly.  When the three do not fit in 63 bits a stable
+    everything exactly (the order is read back from the low bits).  When the
+    three do not fit in 63 bits a stable
     ``numpy.lexsort`` does the same.  ``O(n log n)``.
 
     Examples
@@ -42,10 +43,11 @@ def segment_ranks(seg: NDArray[np.integer], value: NDArray[np.float64]) -> NDArr
     if b_pos + b_val + b_seg <= 63:
         key = (seg.astype(np.int64) << (b_val + b_pos)) | (dense << b_pos)
         key |= np.arange(n, dtype=np.int64)
-        order = np.argsort(key)
+        key.sort()  # the keys are unique: a plain sort, the order read from the low bits
+        order = key & np.int64((1 << b_pos) - 1)
     else:
         order = np.lexsort((dense, seg))
-    starts = segment_starts(seg[order])
+    starts = segment_starts(seg)  # seg is sorted: sorting by it first leaves it in place
     run = np.zeros(n, dtype=np.int64)
     run[starts] = starts
     np.maximum.accumulate(run, out=run)

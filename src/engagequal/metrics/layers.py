@@ -418,10 +418,8 @@ def _tie_table(ev: Events, ties: _Ties, layer: NDArray[np.int64]) -> pa.Table:
 def _window_years(ev: Events, opts: TieOptions) -> tuple[float, int]:
     """Window length in years (floored at a day) and the reference time in ns."""
     sub = windowed(ev, opts)
-    lo = int(ev.ts.min()) if ev.n_events else 0
-    hi = int(ev.ts.max()) if ev.n_events else 0
-    if sub.n_events:
-        lo, hi = int(sub.ts.min()), int(sub.ts.max())
+    src = sub if sub.n_events else ev
+    lo, hi = (int(src.ts.min()), int(src.ts.max())) if src.n_events else (0, 0)
     t0 = opts.t0 if opts.t0 is not None else lo
     t1 = opts.t1 if opts.t1 is not None else hi
     span_s = max((t1 - t0) / 1e9, _DAY_S)
@@ -432,23 +430,24 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
           min_age: Any, active_per_year: float) -> _Ties:
     years, ref = _window_years(ev, opts)
     keep = d.w > opts.min_weight
-    u, v, w = d.u[keep], d.v[keep], d.w[keep]
+    if keep.all():  # the common case: no copies
+        u, v, w = d.u, d.v, d.w
+    else:
+        u, v, w = d.u[keep], d.v[keep], d.w[keep]
     rev = reverse_index(u, v, d.n_users)
     has = rev >= 0
-    rr = np.where(has, rev, 0)
-    w_rev = np.where(has, w[rr], 0.0)
+    w_rev = np.append(w, 0.0)[rev]  # position -1 (no reverse) reads the appended 0
     if min_age is not None:
         if d.first.size != d.u.size:
             raise OptionError("min_age needs the dyads' first contact: aggregate with times")
-        first = d.first[keep]
-        first_pair = np.where(has, np.minimum(first, first[rr]), first)
+        first = d.first if w is d.w else d.first[keep]
+        first_pair = np.where(has, np.minimum(first, first[np.maximum(rev, 0)]), first)
     else:  # not needed: the dyads may come without times
         first_pair = np.zeros(u.size, dtype=np.int64)
     if direction == "both":
         # add the mirror of every one-way tie, then restore (ego, alter) order
         one = ~has
-        u = np.concatenate([u, v[one]])
-        v = np.concatenate([v, d.u[keep][one]])
+        u, v = np.concatenate([u, v[one]]), np.concatenate([v, u[one]])
         w_out = np.concatenate([w, np.zeros(int(one.sum()))])
         w_rev = np.concatenate([w_rev, w[one]])
         first_pair = np.concatenate([first_pair, first_pair[one]])
