@@ -4,7 +4,7 @@ the in-memory path on the same files.
 Usage::
 
     python benchmarks/bench_stream.py --events 10_000_000 --users 200_000 --memory
-    python benchmarks/bench_stream.py --events 100_000_000 --users 2_000_000
+    python benchmarks/bench_stream.py --events 100_000_000 --users 2_000_000 --spill
 
 Generates seeded synthetic events with ``engagequal.synth.population(out=...)``
 (chunked Parquet, every chunk holds whole reply threads) in a scratch folder
@@ -12,7 +12,8 @@ Generates seeded synthetic events with ``engagequal.synth.population(out=...)``
 process so ``ru_maxrss`` is the peak of that path alone:
 
 * ``stream``: ``engagequal.analyze_stream`` over the folder, reciprocity (all
-  levels), conversation (thread, dyad, user) and layer tables;
+  levels), conversation (thread, dyad, user) and layer tables (with
+  ``--spill``, the thread table written to a scratch folder as the stream goes);
 * ``memory`` (with ``--memory``): ``read_events`` of the whole folder, then the
   same tables in memory.
 
@@ -36,11 +37,12 @@ READ = {"event_id": "event_id", "parent": "parent", "thread": "thread"}
 METRICS = ("reciprocity", "conversations", "layers")
 
 
-def run_stream(data: Path) -> dict[str, Any]:
+def run_stream(data: Path, spill: Path | None = None) -> dict[str, Any]:
     import engagequal as eq
 
     t = time.perf_counter()
-    out = eq.analyze_stream(data, metrics=METRICS, whole_threads=True, progress=False, **READ)
+    out = eq.analyze_stream(data, metrics=METRICS, whole_threads=True, progress=False,
+                            spill=spill, **READ)
     dt = time.perf_counter() - t
     return {"seconds": dt, "tables": {k: v.num_rows for k, v in out.details.items()}}
 
@@ -72,15 +74,16 @@ def run_memory(data: Path) -> dict[str, Any]:
     return {"seconds": dt, "tables": {k: v.num_rows for k, v in tabs.items()}}
 
 
-def child(mode: str, data: Path) -> None:
-    res = run_stream(data) if mode == "stream" else run_memory(data)
+def child(mode: str, data: Path, spill: Path | None = None) -> None:
+    res = run_stream(data, spill) if mode == "stream" else run_memory(data)
     res["peak_gib"] = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 2**20
     print(json.dumps(res))
 
 
-def measure(mode: str, data: Path) -> dict[str, Any]:
-    proc = subprocess.run([sys.executable, __file__, "--child", mode, "--data", str(data)],
-                          capture_output=True, text=True, check=False)
+def measure(mode: str, data: Path, spill: Path | None = None) -> dict[str, Any]:
+    extra = ["--spill-to", str(spill)] if spill is not None else []
+    proc = subprocess.run([sys.executable, __file__, "--child", mode, "--data", str(data),
+                           *extra], capture_output=True, text=True, check=False)
     if proc.returncode != 0:
         raise SystemExit(f"{mode} run failed:\n{proc.stderr}")
     out: dict[str, Any] = json.loads(proc.stdout.strip().splitlines()[-1])
@@ -95,10 +98,13 @@ def main() -> None:
     ap.add_argument("--data", type=Path, default=None, help="reuse (or create) this folder")
     ap.add_argument("--keep", action="store_true", help="keep the generated folder")
     ap.add_argument("--memory", action="store_true", help="also time the in-memory path")
+    ap.add_argument("--spill", action="store_true",
+                    help="stream with spill= (the thread table written to a scratch folder)")
     ap.add_argument("--child", choices=["stream", "memory"], default=None)
+    ap.add_argument("--spill-to", type=Path, default=None, help=argparse.SUPPRESS)
     args = ap.parse_args()
     if args.child:
-        child(args.child, args.data)
+        child(args.child, args.data, args.spill_to)
         return
     data = args.data or Path(tempfile.mkdtemp(prefix="eq-bench-stream-"))
     if not any(data.glob("*.parquet")):
@@ -111,8 +117,9 @@ def main() -> None:
     import pyarrow.parquet as pq
 
     n = sum(pq.read_metadata(f).num_rows for f in sorted(data.glob("*.parquet")))
+    spill = Path(tempfile.mkdtemp(prefix="eq-bench-spill-")) if args.spill else None
     try:
-        s = measure("stream", data)
+        s = measure("stream", data, spill)
         print(f"stream : {s['seconds']:.1f} s, {n / s['seconds'] / 1e6:.2f} M events/s, "
               f"peak {s['peak_gib']:.2f} GiB, tables {s['tables']}")
         if args.memory:
@@ -121,6 +128,8 @@ def main() -> None:
                   f"peak {m['peak_gib']:.2f} GiB")
             print(f"stream / memory time ratio: {s['seconds'] / m['seconds']:.2f}")
     finally:
+        if spill is not None:
+            shutil.rmtree(spill, ignore_errors=True)
         if args.data is None and not args.keep:
             shutil.rmtree(data, ignore_errors=True)
 

@@ -112,6 +112,61 @@ def test_open_threads_buffered_until_the_end(seed: int, cuts: list[int]) -> None
     check(got, memory_tables(t, **TREE))
 
 
+@pytest.fixture
+def small_runs(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Runs of a few rows, so the merge reads many runs, ranges and batches."""
+    from engagequal import spill
+
+    monkeypatch.setattr(spill, "RUN_ROWS", 40)
+    monkeypatch.setattr(spill, "BATCH_ROWS", 7)
+    monkeypatch.setattr(spill, "SAMPLE", 3)
+
+
+@pytest.mark.parametrize("ids", ["int", "str"])
+def test_spilled_thread_table_equals_in_memory(tmp_path: Path, small_runs: None,
+                                               ids: str) -> None:
+    t = forest(900, 5)
+    if ids == "str":
+        t = t.set_column(0, "id", pc.cast(t.column("id"), pa.string()))
+        t = t.set_column(1, "parent", pc.cast(t.column("parent"), pa.string()))
+    write_events(t, tmp_path / "in", buckets=6, event_id="id", parent="parent")
+    rep = eq.analyze_stream(tmp_path / "in", spill=tmp_path / "spill", progress=False, **TREE)
+    check(dict(rep.details), memory_tables(t, **TREE))
+    assert rep.threads.equals(rep.details["conversations_thread"])
+    assert sorted(p.name for p in (tmp_path / "spill").iterdir()) == ["threads.arrow"]
+    mapped = pa.ipc.open_file(pa.memory_map(str(tmp_path / "spill" / "threads.arrow")))
+    assert mapped.read_all().equals(rep.threads)
+
+
+@given(st.integers(0, 10_000), st.lists(st.integers(0, 300), max_size=4))
+def test_spill_with_open_threads_and_batches(seed: int, cuts: list[int]) -> None:
+    import tempfile
+
+    from engagequal import spill
+
+    t = forest(300, seed)
+    mp = pytest.MonkeyPatch()
+    with mp.context() as m, tempfile.TemporaryDirectory() as folder:
+        m.setattr(spill, "RUN_ROWS", 16)
+        m.setattr(spill, "BATCH_ROWS", 5)
+        m.setattr(spill, "SAMPLE", 2)
+        got = stream(split(t, cuts), spill=folder, progress=False, **TREE)
+        check(got, memory_tables(t, **TREE))
+
+
+def test_spill_refuses_checkpoints_and_used_folders(tmp_path: Path) -> None:
+    t = forest(50, 1)
+    with pytest.raises(eq.errors.OptionError, match="checkpoint"):
+        eq.analyze_stream(t, spill=tmp_path / "s", checkpoint=tmp_path / "c", **TREE)
+    (tmp_path / "used").mkdir()
+    (tmp_path / "used" / "threads.arrow").write_bytes(b"")
+    with pytest.raises(eq.errors.OptionError, match="already holds"):
+        eq.analyze_stream(t, spill=tmp_path / "used", progress=False, **TREE)
+    rep = eq.analyze_stream(t, metrics=["reciprocity"], spill=tmp_path / "r", progress=False,
+                            **TREE)
+    assert "conversations_thread" not in rep.details
+
+
 def test_pyarrow_dataset_source(tmp_path: Path) -> None:
     import pyarrow.dataset as ds
 

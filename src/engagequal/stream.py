@@ -28,6 +28,7 @@ from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
 from engagequal.report import Report
+from engagequal.spill import ThreadSpill
 from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
 
 __all__ = ["BatchError", "Tracker", "analyze_stream", "rolling"]
@@ -128,9 +129,10 @@ def finish_threads(threads: dict[str, list[pa.Table]]) -> dict[str, pa.Table]:
     if not threads:
         return {}
     merged = {k: merge_thread_partials(k, v) for k, v in threads.items()}
-    out = {"conversations_thread": merged["conversations_thread"].sort_by("thread"),
-           "conversations_dyad": merged["conversations_dyad"].sort_by([("u", "ascending"),
+    out = {"conversations_dyad": merged["conversations_dyad"].sort_by([("u", "ascending"),
                                                                       ("v", "ascending")])}
+    if "conversations_thread" in merged:  # (absent when the rows were spilled)
+        out = {"conversations_thread": merged["conversations_thread"].sort_by("thread"), **out}
     u = merged["_conv_user"].sort_by("user")
     rep = merged["_conv_repliers"]
     ids = u.column("user")
@@ -164,12 +166,24 @@ class _Accumulator:
     """A main state plus recent partials, merged in one go once they are as
     large as the main state (so each dyad is re-sorted ``O(log)`` times)."""
 
-    def __init__(self, state: StreamState) -> None:
+    def __init__(self, state: StreamState, spill: ThreadSpill | None = None) -> None:
         self.main = state
         self.pending: list[StreamState] = []
         self.pending_size = 0
+        self.spill = spill
+
+    def spilled(self, part: StreamState) -> StreamState:
+        """``part`` without its thread rows, handed to the spill (if any)."""
+        rows = part.threads.get("conversations_thread")
+        if self.spill is None or not rows:
+            return part
+        for t in rows:
+            self.spill.add(t)
+        return replace(part, threads={k: v for k, v in part.threads.items()
+                                      if k != "conversations_thread"})
 
     def add(self, parts: Sequence[StreamState]) -> None:
+        parts = [self.spilled(p) for p in parts]
         self.pending.extend(parts)
         self.pending_size += sum(p.n_dyads + p.pt.size for p in parts)
         if self.pending_size >= max(self.main.n_dyads + self.main.pt.size, 1 << 20) or len(
@@ -380,6 +394,7 @@ def analyze_stream(
     whole_threads: bool | None = None,
     state: StreamState | None = None,
     checkpoint: str | os.PathLike[str] | None = None,
+    spill: str | os.PathLike[str] | None = None,
     progress: bool | None = None,
     layer_method: str = "natural",
     layer_options: dict[str, Any] | None = None,
@@ -413,6 +428,13 @@ def analyze_stream(
         Resume from this state (e.g. ``BatchError.state`` or a loaded checkpoint).
     checkpoint : path, optional
         Save the state there after the stream is consumed (Arrow IPC).
+    spill : path, optional
+        A folder for the thread table, the one table that grows with the
+        stream (a row per thread): the rows of completed threads are written
+        there in sorted runs as the stream goes and merged at the end into
+        ``threads.arrow``, which ``report.threads`` maps from disk (see
+        :mod:`engagequal.spill`).  Not with ``checkpoint`` or ``state``,
+        whose saved state holds every thread row.
     progress : bool, optional
         A ``tqdm.auto`` bar over files / batches (None: when tqdm is installed
         and ``TQDM_DISABLE`` is not set).
@@ -459,18 +481,26 @@ def analyze_stream(
     [0.5]
     """
     mets = _check_metrics(metrics)
+    if spill is not None and (checkpoint is not None or state is not None):
+        raise OptionError("spill= keeps the thread rows in its folder, out of the state; it "
+                          "cannot be combined with checkpoint= or state=")
     st = state if state is not None else StreamState.empty(
         window=window, half_life=half_life, delta=delta, lateness=lateness, **read_options)
     if "responsiveness" not in mets and state is None:
         st = _without_responsiveness(st)
-    acc = _Accumulator(st)
+    sink = ThreadSpill(spill) if spill is not None and "conversations" in mets else None
+    acc = _Accumulator(st, sink)
     _consume(acc, source, whole_threads=whole_threads, progress=progress,
              desc="engagequal stream")
     final = acc.compact()
     if checkpoint is not None:
         final.save(checkpoint)
+    if sink is not None:  # the open threads' rows too, then the merged table
+        final = acc.spilled(final.flush())
     lo = {**(layer_options or {}), "layer_method": layer_method}
     parts = _tables(final, metrics=mets, min_weight=min_weight, layer_options=lo)
+    if sink is not None and final.has_tree:
+        parts = {"conversations_thread": sink.table(), **parts}
     return report_of(parts, final, options={
         "metrics": mets, "layer_method": layer_method, "window": window,
         "half_life": half_life, "min_weight": min_weight, "delta": delta, "streamed": True})
