@@ -768,7 +768,7 @@ def merge_states(states: Sequence[StreamState]) -> StreamState:
             threads.setdefault(name, []).extend(parts)
     from engagequal.stream import merge_thread_partials
 
-    threads = {name: parts if len(parts) <= 16 else [merge_thread_partials(name, parts)]
+    threads = {name: parts if len(parts) <= 4 else [merge_thread_partials(name, parts)]
                for name, parts in threads.items()}
     maxes = [s.max_ts for s in live if s.max_ts is not None]
     wmins = [s.wmin for s in live if s.wmin is not None]

@@ -27,6 +27,7 @@ from engagequal.errors import EngagequalError, InputError, MissingExtraError, Op
 from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
+from engagequal.kernels.pages import release_memory
 from engagequal.report import Report
 from engagequal.spill import ThreadSpill
 from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
@@ -323,7 +324,10 @@ def _consume(acc: _Accumulator, source: Any, *, whole_threads: bool | None,
             where = label
             batches = list(read())
             parts = _group_parts(st, batches, whole)
+            del batches
             acc.add(parts)
+            del parts
+            release_memory()  # a long stream must not keep each batch's freed scratch
     except _ReadFailure as exc:
         raise BatchError(f"cannot read {exc.where}: {exc.exc}", where=exc.where,
                          state=acc.compact()) from exc.exc
