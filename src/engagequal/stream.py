@@ -438,7 +438,8 @@ def analyze_stream(
         there in sorted runs as the stream goes and merged at the end into
         ``threads.arrow``, which ``report.threads`` maps from disk (see
         :mod:`engagequal.spill`).  Not with ``checkpoint`` or ``state``,
-        whose saved state holds every thread row.
+        whose saved state holds every thread row (so a :class:`BatchError`'s
+        ``state`` then lacks the rows already written to the folder).
     progress : bool, optional
         A ``tqdm.auto`` bar over files / batches (None: when tqdm is installed
         and ``TQDM_DISABLE`` is not set).
