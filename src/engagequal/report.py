@@ -630,9 +630,9 @@ def _join_users(parts: list[tuple[str, pa.Table | None]]) -> pa.Table:
         # a left join that keeps the base's rows in place: each base user's row of
         # ``t`` by one hash lookup, null where ``t`` has none
         at = pc.index_in(base.column("user"), value_set=t.column("user"))
-        for name, col in zip(t.column_names, t.take(at).columns, strict=True):
-            if name != "user":
-                base = base.append_column(t.schema.field(name), col)
+        rows = t.drop_columns(["user"]).take(at)
+        for f, col in zip(rows.schema, rows.columns, strict=True):
+            base = base.append_column(f, col)
     if base is None:
         return _empty()
     return base if _ascending(base.column("user")) else base.sort_by([("user", "ascending")])
