@@ -329,10 +329,12 @@ def test_email_departments(dept: int) -> None:
     _check_real(_snap(str(path)))
 
 
-@given(st.lists(st.tuples(st.integers(0, 4), st.sampled_from([0.5, 1.0, 2.0, 3.5, 7.0])),
+@given(st.lists(st.tuples(st.integers(0, 4),
+                          st.sampled_from([0.5, 1.0, 2.0, 3.5, 7.0, 0.0, -0.0])
+                          | st.floats(0, 1e6, allow_nan=False)),
                 max_size=40))
 def test_segment_ranks_against_a_naive_ranking(rows) -> None:
-    """Rank within segment by value descending, ties in input order."""
+    """Rank within segment by value descending, ties (``-0.0 == 0.0``) in input order."""
     from engagequal.kernels.ranks import segment_ranks
 
     rows = sorted(rows, key=lambda r: r[0])  # segments contiguous, values in any order

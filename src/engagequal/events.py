@@ -10,6 +10,7 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from functools import cached_property
 from typing import Any
 
 import numpy as np
@@ -196,6 +197,24 @@ class Events:
 
     def __len__(self) -> int:
         return self.n_events
+
+    @cached_property
+    def time_range(self) -> tuple[int, int]:
+        """Earliest and latest time in nanoseconds (``(0, 0)`` without events).
+
+        Computed once per :class:`Events`, block by block (each block read
+        once for both ends), and kept: every metric that needs the span of
+        the data asks here.
+        """
+        n = self.n_events
+        if n == 0:
+            return 0, 0
+        step = 1 << 20
+        lo, hi = int(self.ts[0]), int(self.ts[0])
+        for a in range(0, n, step):
+            block = self.ts[a:a + step]
+            lo, hi = min(lo, int(block.min())), max(hi, int(block.max()))
+        return lo, hi
 
     def user_ids(self, codes: NDArray[Any]) -> pa.Array:
         """Original ids of user ``codes``."""

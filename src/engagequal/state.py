@@ -584,7 +584,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     if ev.n_events == 0 and ev.accounting.rows_in == 0:
         return replace(base, time_type=ev.time_type, users=ev.users)
     t0, t1 = o.bounds(ev.time_type)
-    max_ts = int(ev.ts.max()) if ev.n_events else None
+    max_ts = ev.time_range[1] if ev.n_events else None
     m = np.ones(ev.n_events, dtype=bool)
     if t0 is not None:
         m &= ev.ts >= t0

@@ -191,7 +191,7 @@ def _tree(client: Any, futures: list[Any], fn: Callable[..., Any], fanin: int,
 
 
 def _meta(ev: Events) -> tuple[int, int, pa.DataType, Accounting, tuple[str, ...]]:
-    top = int(ev.ts.max()) if ev.n_events else np.iinfo(np.int64).min
+    top = ev.time_range[1] if ev.n_events else np.iinfo(np.int64).min
     return ev.n_events, top, ev.time_type, ev.accounting, tuple(ev.kinds)
 
 

@@ -389,10 +389,10 @@ def time_span(ev: Events, opts: TieOptions) -> tuple[int | None, int | None, int
     if ev.n_events == 0:
         return None, None, None, None
     sub = windowed(ev, opts)
-    lo, hi = int(ev.ts.min()), int(ev.ts.max())
+    lo, hi = ev.time_range
     if sub.n_events == 0:
         return lo, hi, None, None
-    return lo, hi, int(sub.ts.min()), int(sub.ts.max())
+    return (lo, hi, *sub.time_range)
 
 
 def merge_spans(spans: Sequence[tuple[int | None, ...]]) -> list[int]:
@@ -628,7 +628,7 @@ def layer_tables(shell: Events, ties: Any, method: str, params: Mapping[str, Any
         ties, method=method, sizes=sizes, thresholds=params["thresholds"],
         max_layers=params["max_layers"], log_scale=params["log_scale"],
         null_model=params["null_model"], null_draws=params["null_draws"], seed=seed)
-    tie_t = lay._tie_table(shell, ties, layer)
+    tie_t = lay._tie_table(shell.user_ids(ties.ego), shell.user_ids(ties.alter), ties, layer)
     ego_t = lay._ego_table(shell, ties, layer, n_cols, method=method, extra=extra,
                            alpha=params["alpha"])
     return tie_t, ego_t, n_cols

@@ -12,7 +12,6 @@ Two shapes of the same aggregation:
 
 from __future__ import annotations
 
-import itertools
 from dataclasses import dataclass
 
 import numpy as np
@@ -20,7 +19,6 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from engagequal.kernels.groups import KeyFn, group_reduce
-from engagequal.kernels.parallel import pmap, workers
 from engagequal.kernels.segments import sort_with_order
 
 __all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
@@ -247,16 +245,17 @@ def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
                   n_users: int) -> NDArray[np.int64]:
     """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
 
-    ``(u, v)`` must be sorted by ``u`` then ``v`` without duplicates, as the
-    columns of :class:`Dyads` (or any subset of them) are.
+    ``(u, v)`` must hold no pair twice (the columns of :class:`Dyads`, or any
+    subset of them); their order does not matter.  A self-pair ``(u, u)`` is
+    its own reverse.
 
     Notes
     -----
-    The pairs are cut into ranges of ``u`` (one per thread).  Within a range,
-    the reversed keys ``v << b | u`` of the pairs whose ``v`` falls in it are
-    sorted (one plain ``int64`` sort with the positions packed in) and looked
-    up in the range's own sorted keys: sorted queries walk memory in order.
-    Ranges are independent, so they run on every core.
+    Both directions of a pair share the unordered key ``min << b | max``:
+    one plain ``int64`` sort of those keys, with the positions packed in
+    (:func:`~engagequal.kernels.segments.sort_with_order`), puts each pair
+    next to its reverse, and the neighbours that share a key point at each
+    other.  No search: one sort and linear passes.
 
     Examples
     --------
@@ -269,26 +268,14 @@ def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
     if m == 0:
         return out
     b = _bits(n_users)
-    p = workers(m)
-    cuts = sorted({0, n_users, *(int(u[m * k // p]) for k in range(1, p))})
-
-    def piece(lo: int, hi: int) -> None:
-        a, z = (int(i) for i in np.searchsorted(u, [lo, hi]))
-        key = u[a:z].astype(np.int64) << b | v[a:z]
-        if lo == 0 and hi == n_users:
-            sel = None
-            rkey = v.astype(np.int64) << b | u
-        else:  # the pairs whose reverse would start in [lo, hi)
-            sel = np.flatnonzero((v >= lo) & (v < hi))
-            rkey = v[sel].astype(np.int64) << b | u[sel]
-        if key.size == 0 or rkey.size == 0:
-            return
-        rs, order = sort_with_order(rkey, 1 << (2 * b), overwrite=True)
-        pos = np.searchsorted(key, rs)
-        np.minimum(pos, key.size - 1, out=pos)
-        hit = key[pos] == rs
-        who = order[hit] if sel is None else sel[order[hit]]
-        out[who] = pos[hit] + a
-
-    pmap(lambda r: piece(*r), list(itertools.pairwise(cuts)))
+    key = np.minimum(u, v).astype(np.int64)
+    key <<= b
+    key |= np.maximum(u, v)
+    s, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
+    twin = np.flatnonzero(s[1:] == s[:-1])  # the two directions of one pair
+    fwd, back = order[twin], order[twin + 1]
+    out[fwd] = back
+    out[back] = fwd
+    own = np.flatnonzero(u == v)
+    out[own] = own
     return out

@@ -23,7 +23,7 @@ from concurrent.futures import ThreadPoolExecutor
 from contextlib import contextmanager
 from typing import TypeVar
 
-__all__ = ["both", "chunk_bounds", "get_num_threads", "num_threads", "pmap",
+__all__ = ["aside", "both", "chunk_bounds", "get_num_threads", "num_threads", "pmap",
            "set_num_threads", "workers"]
 
 T = TypeVar("T")
@@ -163,6 +163,26 @@ def pmap(fn: Callable[[T], R], items: Sequence[T]) -> list[R]:
             or threading.current_thread() is not threading.main_thread():
         return [fn(x) for x in items]
     return list(_executor(min(len(items), get_num_threads())).map(fn, items))
+
+
+def aside(fn: Callable[[], R]) -> Callable[[], R]:
+    """Start ``fn()`` on the pool; return a function that waits for its result.
+
+    For work the caller does not need until later (gathering output ids
+    while the next kernel runs on the calling thread).  Under the rules of
+    :func:`pmap` (one thread, or a call from outside the main thread) nothing
+    starts: ``fn`` itself is returned, to run when its result is asked for.
+    An exception raised by ``fn`` is raised by the returned function.
+
+    Examples
+    --------
+    >>> ids = aside(lambda: [1, 2])
+    >>> ids()
+    [1, 2]
+    """
+    if get_num_threads() == 1 or threading.current_thread() is not threading.main_thread():
+        return fn
+    return _executor(get_num_threads()).submit(fn).result
 
 
 def both(f: Callable[[], A], g: Callable[[], B]) -> tuple[A, B]:

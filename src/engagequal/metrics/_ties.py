@@ -57,7 +57,7 @@ def tie_options(
     if reference is not None:
         ref = to_ns_scalar(reference, ev.time_type, name="reference")
     elif hl is not None:
-        ref = t1 if t1 is not None else (int(ev.ts.max()) if ev.n_events else 0)
+        ref = t1 if t1 is not None else ev.time_range[1]
     mw = float(min_weight)
     if not np.isfinite(mw) or mw < 0:
         raise OptionError(f"min_weight must be a finite number >= 0, got {min_weight!r}")

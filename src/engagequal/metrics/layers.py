@@ -23,7 +23,7 @@ from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
 from engagequal.kernels.dyads import Dyads, reverse_index
-from engagequal.kernels.parallel import pmap
+from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_ranks
 from engagequal.kernels.segments import bincount, segment_starts
 from engagequal.metrics._tables import ratio
@@ -389,12 +389,14 @@ def layer_tables(
         _check(method, level, direction, null_model)
     ties = _ties(ev, d, opts, direction=direction, reciprocal=reciprocal, min_age=min_age,
                  active_per_year=active_per_year)
+    if "tie" in levels:  # the tie table's ids do not wait for the layers
+        ids = aside(lambda: (ev.user_ids(ties.ego), ev.user_ids(ties.alter)))
     layer, n_cols, extra = _assign(ties, method=method, sizes=sizes, thresholds=thresholds,
                                    max_layers=max_layers, log_scale=log_scale,
                                    null_model=null_model, null_draws=null_draws, seed=seed)
     out: dict[str, pa.Table] = {}
     if "tie" in levels:
-        out["tie"] = _tie_table(ev, ties, layer)
+        out["tie"] = _tie_table(*ids(), ties, layer)
     if "ego" in levels or "global" in levels:
         ego = _ego_table(ev, ties, layer, n_cols, method=method, extra=extra, alpha=alpha)
         if "ego" in levels:
@@ -404,11 +406,13 @@ def layer_tables(
     return out
 
 
-def _tie_table(ev: Events, ties: _Ties, layer: NDArray[np.int64]) -> pa.Table:
-    """``level="tie"``: one row per tie, its strength, layer (null: none) and active flag."""
+def _tie_table(ego: pa.Array, alter: pa.Array, ties: _Ties,
+               layer: NDArray[np.int64]) -> pa.Table:
+    """``level="tie"``: one row per tie (its ego and alter ids given), its
+    strength, layer (null: none) and active flag."""
     return pa.table({
-        "ego": ev.user_ids(ties.ego),
-        "alter": ev.user_ids(ties.alter),
+        "ego": ego,
+        "alter": alter,
         "strength": pa.array(ties.strength, pa.float64()),
         "layer": pa.array(layer, pa.int64(), mask=layer == 0),
         "active": pa.array(ties.active, pa.bool_()),
@@ -419,7 +423,7 @@ def _window_years(ev: Events, opts: TieOptions) -> tuple[float, int]:
     """Window length in years (floored at a day) and the reference time in ns."""
     sub = windowed(ev, opts)
     src = sub if sub.n_events else ev
-    lo, hi = (int(src.ts.min()), int(src.ts.max())) if src.n_events else (0, 0)
+    lo, hi = src.time_range
     t0 = opts.t0 if opts.t0 is not None else lo
     t1 = opts.t1 if opts.t1 is not None else hi
     span_s = max((t1 - t0) / 1e9, _DAY_S)
@@ -794,7 +798,7 @@ def _windows(ev: Events, every: Any,
         raise OptionError(f"every must be a positive duration, got {every!r}")
     if ev.n_events == 0:
         return []
-    lo, hi = int(ev.ts.min()), int(ev.ts.max())
+    lo, hi = ev.time_range
     n = (hi - lo) // step + 1
     return [(lo + i * step, lo + (i + 1) * step) for i in range(n)]
 
