@@ -46,14 +46,14 @@ def root_and_depth(
     # 32-bit pointers when they fit: half the memory traffic of the gathers
     itype = np.int32 if n < 2**31 - 1 else np.int64
     is_root = parent < 0
-    ptr = parent.astype(itype)
-    roots = np.flatnonzero(is_root)
-    ptr[roots] = roots.astype(itype)
-    del roots
+    # only replies move: roots point at themselves and most events are roots
+    reply = np.flatnonzero(~is_root).astype(itype)
+    ptr = np.arange(n, dtype=itype)
+    ptr[reply] = parent[reply]
     dist = (~is_root).astype(np.int32)
     rounds = int(np.ceil(np.log2(max(n, 2)))) + 2
-    # nodes whose parent is not a root still have to jump (32-bit positions)
-    active = np.flatnonzero(ptr[ptr] != ptr).astype(itype)
+    # replies whose parent is not a root still have to jump
+    active = reply[~is_root[ptr[reply]]]
     for _ in range(rounds):
         if active.size == 0:
             break
@@ -63,7 +63,9 @@ def root_and_depth(
         ptr[active] = p
         active = active[ptr[p] != p]
         del p
-    stuck = ~is_root[ptr]
+    stuck = np.zeros(n, dtype=bool)
+    stuck[reply] = ~is_root[ptr[reply]]
+    del reply
     root = ptr.astype(np.int64)
     del ptr
     if stuck.any():
