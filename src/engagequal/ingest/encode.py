@@ -152,8 +152,12 @@ def encode_ids(
         if hi - lo < limit:
             off = 0 if lo >= 0 and hi < limit else lo
             present = np.zeros(hi - off + 1, dtype=bool)
-            for a in flat:
+            pieces = [a[i:i + _SLICE] for a in flat for i in range(0, a.size, _SLICE)]
+
+            def mark(a: NDArray[np.int64]) -> None:  # every writer writes True
                 present[a - off if off else a] = True
+
+            pmap(mark, pieces)
             codes: list[NDArray[np.int32]] = []
             distinct = np.flatnonzero(present)
             if off:
@@ -170,13 +174,18 @@ def encode_ids(
                 return codes, dictionary
             lut = np.cumsum(present, dtype=np.int32)
             lut -= 1
+            tasks: list[tuple[NDArray[np.int64], NDArray[np.int32]]] = []
             for cols, size in zip(arrs, sizes, strict=True):
                 out = np.empty(size, dtype=np.int32)
                 pos = 0
                 for a in cols:
-                    np.take(lut, a - off if off else a, out=out[pos:pos + a.size], mode=_VALID)
-                    pos += a.size
+                    for i in range(0, a.size, _SLICE):
+                        piece = a[i:i + _SLICE]
+                        tasks.append((piece, out[pos:pos + piece.size]))
+                        pos += piece.size
                 codes.append(out)
+            pmap(lambda t: np.take(lut, t[0] - off if off else t[0], out=t[1], mode=_VALID),
+                 tasks)
             return codes, dictionary
     return _encode_hashed(columns, typ, sizes)
 

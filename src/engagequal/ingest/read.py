@@ -33,7 +33,7 @@ from engagequal.ingest.schema import (
 )
 from engagequal.ingest.sources import to_table
 from engagequal.kernels.pages import small_pages
-from engagequal.kernels.parallel import both
+from engagequal.kernels.parallel import both, pmap
 from engagequal.kernels.trees import cycle_members, root_and_depth
 
 __all__ = ["events_from_table", "read_events"]
@@ -467,7 +467,8 @@ def _parent_positions(eid: pa.Array, par: pa.Array | pa.ChunkedArray,
     if dense is not None:
         lo, lut, _ = dense
         out = np.empty(len(par), dtype=np.int64)
-        for a in range(0, len(par), _BLOCK):  # block by block: no event-sized temporaries
+
+        def block(a: int) -> None:  # block by block: no event-sized temporaries
             blk = par.slice(a, _BLOCK)
             off = pc.fill_null(blk, lo).to_numpy(zero_copy_only=False).astype(np.int64)
             off -= lo
@@ -476,6 +477,8 @@ def _parent_positions(eid: pa.Array, par: pa.Array | pa.ChunkedArray,
             got = out[a:a + len(blk)]
             got[:] = lut[off]
             got[outside | (got == len(eid))] = -2
+
+        pmap(block, range(0, len(par), _BLOCK))
     else:
         pos = pc.index_in(par, value_set=eid)
         out = pc.fill_null(pos, -2).to_numpy(zero_copy_only=False).astype(np.int64)
@@ -499,11 +502,16 @@ def _dense_index(keys: pa.Array) -> _Dense | None:
         return None
     lut = np.full(hi - lo + 1, n, dtype=np.int32)
     blocks = range(0, n, _BLOCK)
-    for a in blocks:  # any one writer wins among repeated ids ...
+
+    def write(a: int) -> None:  # any one writer wins among repeated ids ...
         lut[k[a:a + _BLOCK] - lo] = np.arange(a, min(a + _BLOCK, n), dtype=np.int32)
-    unique = all(np.array_equal(lut[k[a:a + _BLOCK] - lo],
-                                np.arange(a, min(a + _BLOCK, n), dtype=np.int32))
-                 for a in blocks)
+
+    def kept(a: int) -> bool:
+        return bool(np.array_equal(lut[k[a:a + _BLOCK] - lo],
+                                   np.arange(a, min(a + _BLOCK, n), dtype=np.int32)))
+
+    pmap(write, blocks)
+    unique = all(pmap(kept, blocks))
     if not unique:  # ... so repeated ids take the first position
         np.minimum.at(lut, k - lo, np.arange(n, dtype=np.int32))
     return lo, lut, unique
@@ -703,10 +711,13 @@ def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64] | N
         typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
         (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
         cross = np.empty(parent.shape[0], dtype=bool)
-        for a in range(0, parent.shape[0], _BLOCK):  # block by block: no event-sized temporaries
+
+        def crossing(a: int) -> None:  # block by block: no event-sized temporaries
             p = parent[a:a + _BLOCK]
             np.logical_and(p >= 0, tcode[np.maximum(p, 0)] != tcode[a:a + _BLOCK],
                            out=cross[a:a + _BLOCK])
+
+        pmap(crossing, range(0, parent.shape[0], _BLOCK))
         notes["cross_thread_parent"] = int(np.count_nonzero(cross))
         if cross.any() or forest is None:
             parent = np.where(cross, -1, parent)
