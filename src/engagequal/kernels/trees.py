@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from typing import Any
+
 import numpy as np
 from numpy.typing import NDArray
 
@@ -9,13 +11,13 @@ __all__ = ["cycle_members", "root_and_depth"]
 
 
 def root_and_depth(
-    parent: NDArray[np.int64],
+    parent: NDArray[np.integer[Any]],
 ) -> tuple[NDArray[np.int64], NDArray[np.int32], NDArray[np.bool_]]:
     """Root and depth of every node of a parent-pointer forest.
 
     Parameters
     ----------
-    parent : ndarray of int64
+    parent : ndarray of int
         ``parent[i]`` is the position of node ``i``'s parent, ``-1`` for a root.
 
     Returns

@@ -13,23 +13,22 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
-from engagequal.kernels.segments import bincount
 from engagequal.kernels.trees import root_and_depth
 
 __all__ = ["AlternatingRuns", "alternating_runs", "subtree_aggregate"]
 
 
 def subtree_aggregate(
-    parent: NDArray[np.int64],
+    parent: NDArray[np.integer[Any]],
     values: NDArray[np.float64] | NDArray[np.integer[Any]],
     *,
     op: Literal["sum", "max"] = "sum",
-) -> NDArray[np.float64]:
+) -> NDArray[Any]:
     r"""Sum or maximum of ``values`` over each node's subtree (itself included).
 
     Parameters
     ----------
-    parent : ndarray of int64
+    parent : ndarray of int
         Parent positions, ``-1`` for a root; no cycles.
     values : ndarray
         One value per node.
@@ -38,8 +37,9 @@ def subtree_aggregate(
 
     Returns
     -------
-    ndarray of float64
-        :math:`A(v) = \bigoplus_{u \in \mathrm{sub}(v)} x_u`.
+    ndarray
+        :math:`A(v) = \bigoplus_{u \in \mathrm{sub}(v)} x_u`: ``float64``, except
+        the maximum of integers, which keeps their type.
 
     Notes
     -----
@@ -57,7 +57,9 @@ def subtree_aggregate(
     :math:`\lceil \log_2(\text{depth} + 1) \rceil` rounds :math:`A = A_K`.
     Each round is one gather and one scatter over the nodes that still have an
     ancestor that far up, so the work is :math:`O(n \log \text{depth})`
-    whatever the shape (a chain a million deep takes 20 rounds).
+    whatever the shape (a chain a million deep takes 20 rounds), and no
+    temporary larger than the nodes still moving.  Sums of integer values
+    (subtree sizes) are exact.
 
     Examples
     --------
@@ -66,18 +68,20 @@ def subtree_aggregate(
     [4.0, 2.0, 1.0, 1.0]
     """
     n = parent.shape[0]
-    acc = np.asarray(values, dtype=np.float64).copy()
+    x = np.asarray(values)
+    keep = op == "max" and np.issubdtype(x.dtype, np.integer)
+    acc = x.copy() if keep else x.astype(np.float64)
     anc: NDArray[np.int64] | NDArray[np.int32] = (
         parent.astype(np.int32) if n < 2**31 - 1 else parent.astype(np.int64))
     active = np.flatnonzero(anc >= 0).astype(anc.dtype)
     while active.size:
         up = anc[active]
+        # the values are gathered before any is raised: a node that both gains
+        # and gives in one round gives its value from before the round
         if op == "sum":
-            acc += bincount(up, weights=acc[active], minlength=n)
+            np.add.at(acc, up, acc[active])
         else:
-            new = acc.copy()
-            np.maximum.at(new, up, acc[active])
-            acc = new
+            np.maximum.at(acc, up, acc[active])
         nxt = anc[up]
         anc[active] = nxt
         active = active[nxt >= 0]
@@ -129,7 +133,7 @@ def alternating_runs(parent: NDArray[np.int64], actor: NDArray[np.integer]) -> A
 
     Parameters
     ----------
-    parent : ndarray of int64
+    parent : ndarray of int
         Parent positions, ``-1`` for a root; no cycles.
     actor : ndarray of int
         Author of each node.
@@ -172,28 +176,42 @@ def alternating_runs(parent: NDArray[np.int64], actor: NDArray[np.integer]) -> A
     """
     n = parent.shape[0]
     a = np.asarray(actor)
-    has_p = parent >= 0
-    pp = np.where(has_p, parent, 0)
-    ap = a[pp] if n else a
-    gp = np.where(has_p, parent[pp], -1) if n else parent
+    small = np.int32 if n < 2**31 - 1 else np.int64  # positions kept in 32 bits
+    par: NDArray[np.integer[Any]] = parent.astype(small)
+    has_p = par >= 0
+    pp = np.where(has_p, par, 0)
+    ap = a[pp]
+    gp = np.where(has_p, par[pp], -1)
+    del pp
     has_g = gp >= 0
-    ag = a[np.where(has_g, gp, 0)] if n else a
+    ag = a[np.where(has_g, gp, 0)]
+    del gp
     new_pair = has_p & (a != ap)
+    del has_p
     link = new_pair & has_g & (ap != ag) & (a == ag)
-    run_parent = np.where(link, parent, -1)
-    run_root, rdepth, _ = root_and_depth(run_parent)
-    base = np.where(new_pair & ~link, 2, 1).astype(np.int32)
-    turn = (base[run_root] + rdepth).astype(np.int32)
+    del ap, ag, has_g
+    run_parent: NDArray[np.integer[Any]] = np.where(link, par, -1).astype(small, copy=False)
+    run_root64, rdepth, _ = root_and_depth(run_parent)
+    run_root: NDArray[np.integer[Any]] = run_root64.astype(small)
+    del run_root64
+    opener = new_pair & ~link
+    del new_pair
+    base = np.where(opener, 2, 1).astype(np.int32)
+    turn = base[run_root]
+    del base
+    turn += rdepth
+    del rdepth
     continued = np.zeros(n, dtype=bool)
-    continued[parent[link]] = True
+    continued[par[link]] = True
+    del link
     end = (turn >= 2) & ~continued
-    seg = subtree_aggregate(run_parent, turn, op="max").astype(np.int32)
-    head = np.where(new_pair & ~link, parent, -1)
+    del continued
+    seg = subtree_aggregate(run_parent, turn, op="max")
+    head: NDArray[np.integer[Any]] = np.where(opener, par, -1).astype(small, copy=False)
+    del opener, par
     longest = seg.copy()
     opens = np.flatnonzero(head >= 0)
     np.maximum.at(longest, head[opens], seg[opens])
-    small = np.int32 if n < 2**31 - 1 else np.int64  # positions kept in 32 bits
-    return AlternatingRuns(turn=turn, run_parent=run_parent.astype(small),
-                           run_root=run_root.astype(small), head=head.astype(small),
-                           end=end, longest=longest,
-                           segment_longest=seg)
+    del opens
+    return AlternatingRuns(turn=turn, run_parent=run_parent, run_root=run_root, head=head,
+                           end=end, longest=longest, segment_longest=seg)

@@ -244,8 +244,9 @@ def _uniq(x: NDArray[np.int64]) -> NDArray[np.int64]:
     return y[keep]
 
 
-def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """Sorted distinct values and the index of each input value among them."""
+def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.integer[Any]]]:
+    """Sorted distinct values and the index of each input value among them
+    (``int32`` below 2**31 values)."""
     if x.size == 0:
         return x.astype(np.int64), np.zeros(0, dtype=np.int64)
     order = np.argsort(x)
@@ -253,9 +254,15 @@ def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.int64
     new = np.empty(y.size, dtype=bool)
     new[0] = True
     np.not_equal(y[1:], y[:-1], out=new[1:])
-    inv = np.empty(x.size, dtype=np.int64)
-    inv[order] = np.cumsum(new) - 1
-    return y[new], inv
+    keys = y[new]
+    del y
+    small = np.int32 if x.size < 2**31 - 1 else np.int64
+    code: NDArray[np.integer[Any]] = np.cumsum(new, dtype=small)
+    del new
+    code -= 1
+    inv = np.empty_like(code)
+    inv[order] = code
+    return keys, inv
 
 
 def conversation_tables(
@@ -541,7 +548,9 @@ def _counts(f: _Part) -> dict[str, NDArray[Any]]:
 def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
     """Max depth, max width and h-index per thread, from one sort of ``(thread, depth)``."""
     thread, depth, t = f.thread, f.depth, f.n_threads
-    key = np.sort((thread << 32) | depth)
+    key = thread << 32
+    key |= depth
+    key.sort()
     tend = np.cumsum(size)  # key is sorted by thread first
     max_depth = key[tend - 1] & 0xFFFFFFFF
     starts, ends = _segment_bounds(key)
@@ -550,9 +559,13 @@ def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
     del starts, ends
     # h = max_i min(rank_desc(i), depth_i) within each thread
     kt = key >> 32
-    rank_desc = tend[kt] - np.arange(key.size)
+    h = tend[kt]  # rank_desc = thread end - position
+    h -= np.arange(key.size)
+    key &= 0xFFFFFFFF  # the depths
+    np.minimum(h, key, out=h)
+    del key
     h_index = np.zeros(t, dtype=np.int64)
-    np.maximum.at(h_index, kt, np.minimum(rank_desc, key & 0xFFFFFFFF))
+    np.maximum.at(h_index, kt, h)
     return {"max_depth": max_depth, "max_width": max_width, "h_index": h_index}
 
 
@@ -560,12 +573,15 @@ def _virality(f: _Part) -> dict[str, NDArray[Any]]:
     """Summed pairwise distances and connected pairs per thread, from subtree sizes."""
     parent, root, thread, t = f.parent, f.root, f.thread, f.n_threads
     is_root = f.depth == 0
-    s = subtree_aggregate(parent, np.ones(parent.shape[0]))
-    n_tree = s[root]
-    contrib = np.where(is_root, 0.0, s * (n_tree - s))
+    s = subtree_aggregate(parent, np.ones(parent.shape[0], dtype=np.int8))
+    contrib = s[root]  # the size of the event's tree, then its pairs split by the event
+    contrib -= s
+    contrib *= s
+    contrib[is_root] = 0.0
     w_sum = bincount(thread, weights=contrib, minlength=t)
-    pairs = bincount(thread[is_root], weights=n_tree[is_root] * (n_tree[is_root] - 1) / 2,
-                        minlength=t)
+    del contrib
+    n_root = s[is_root]  # a root's subtree is its tree
+    pairs = bincount(thread[is_root], weights=n_root * (n_root - 1) / 2, minlength=t)
     return {"w_sum": w_sum, "pairs": pairs}
 
 
@@ -579,30 +595,34 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     p_thread = pkeys // n_users
     participants = bincount(p_thread, minlength=t)
     ts = f.ts
+    small = np.int32 if n < 2**31 - 1 else np.int64  # ranks and positions in 32 bits
     # rank of each time among all times, equal times sharing the rank of the first
     order = np.argsort(ts)
     ts_sorted = ts[order]
     gstart = np.ones(n, dtype=bool)
     np.not_equal(ts_sorted[1:], ts_sorted[:-1], out=gstart[1:])
-    rank = np.empty(n, dtype=np.int64)
-    rank[order] = np.maximum.accumulate(np.where(gstart, np.arange(n), 0))
-    del order, ts_sorted, gstart
+    del ts_sorted
+    rank: NDArray[np.integer[Any]] = np.empty(n, dtype=small)
+    rank[order] = np.maximum.accumulate(np.where(gstart, np.arange(n, dtype=small), 0))
+    del order, gstart
     # in (thread, rank) order: where each event's group of equal (thread, time)
     # starts and ends; both grow with time inside a thread
-    order = np.argsort((thread << 32) | rank)
-    skey = ((thread << 32) | rank)[order]
+    skey = (thread << 32) | rank
+    order = np.argsort(skey)
+    skey = skey[order]
     gs = np.ones(n, dtype=bool)
     np.not_equal(skey[1:], skey[:-1], out=gs[1:])
     del skey
-    idx = np.arange(n)
-    gpos = np.empty(n, dtype=np.int64)
+    idx = np.arange(n, dtype=small)
+    gpos = np.empty(n, dtype=small)
     gpos[order] = np.maximum.accumulate(np.where(gs, idx, 0))
     ge = np.append(gs[1:], True)
-    gend = np.empty(n, dtype=np.int64)
+    del gs
+    gend = np.empty(n, dtype=small)
     gend[order] = np.minimum.accumulate(np.where(ge, idx + 1, n)[::-1])[::-1]
-    del order, gs, ge, idx
-    first_r = np.full(pkeys.size, n, dtype=np.int64)
-    last_r = np.zeros(pkeys.size, dtype=np.int64)
+    del order, ge, idx
+    first_r: NDArray[np.integer[Any]] = np.full(pkeys.size, n, dtype=small)
+    last_r: NDArray[np.integer[Any]] = np.zeros(pkeys.size, dtype=small)
     np.minimum.at(first_r, pinv, rank)
     np.maximum.at(last_r, pinv, rank)
     own_between = bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
@@ -610,12 +630,12 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     # thread events strictly later than the first own post and strictly
     # earlier than the last: from the end of the first one's group to the
     # start of the last one's group
-    lo = np.full(pkeys.size, n, dtype=np.int64)
-    hi = np.zeros(pkeys.size, dtype=np.int64)
+    lo: NDArray[np.integer[Any]] = np.full(pkeys.size, n, dtype=small)
+    hi: NDArray[np.integer[Any]] = np.zeros(pkeys.size, dtype=small)
     np.minimum.at(lo, pinv, gend)
     np.maximum.at(hi, pinv, gpos)
     del gpos, gend, rank, pinv
-    between = np.maximum(hi - lo, 0)
+    between = np.maximum(hi.astype(np.int64) - lo, 0)
     reenters = (between - own_between) > 0
     return {"participants": participants,
             "reentry_n": bincount(p_thread, weights=reenters, minlength=t)}
