@@ -22,6 +22,7 @@ def test_pathological_inputs_tiny(tmp_path: Path) -> None:
     rows = {r["case"]: r for r in json.loads(out.read_text())}
     star, chain, crowd = rows["star"], rows["chain"], rows["crowd"]
     assert all(r["status"] == "ok" and r["peak_bytes"] >= 0 and r["seconds"] > 0
+               and 0 <= r["work_bytes_per_event"] <= r["bytes_per_event"]
                for r in rows.values())
     k = 2_000  # alters
     assert star["events"] == 2 * k and star["summary"]["mutual_pairs"] == k

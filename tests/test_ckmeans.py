@@ -135,11 +135,15 @@ def naive_dp_sse(xs: list[float], k_max: int) -> list[float]:
     return [d[k][n - 1] for k in range(k_max)]
 
 
+@pytest.mark.parametrize("cells", [None, 97])  # 97: each level cut into many groups
 @pytest.mark.parametrize("seed", [0, 1, 2])
 def test_long_segments_divide_and_conquer_equals_the_quadratic_programme(
-        seed: int, monkeypatch: pytest.MonkeyPatch) -> None:
+        seed: int, cells: int | None, monkeypatch: pytest.MonkeyPatch) -> None:
     import engagequal.kernels.ckmeans as ck
 
+    if cells is not None:
+        monkeypatch.setattr(ck, "_CHUNK_CELLS", cells)
+        monkeypatch.setattr(ck, "_LEVEL_CELLS", cells)
     rng = np.random.default_rng(seed)
     # three egos past the divide-and-conquer threshold, with ties (rounded rates)
     segs = [np.sort(np.round(np.exp(rng.normal(1, 1, n)) * 3, d))

@@ -10,6 +10,7 @@ inside a bucket, never over segments.
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Iterator
 from dataclasses import dataclass
 
@@ -22,6 +23,8 @@ __all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "gau
 _CHUNK_CELLS = 1 << 20
 #: segments longer than this run the divide-and-conquer rows (:func:`_monotone_row`)
 _WIDE = 256
+#: candidates per group of a divide-and-conquer level (about ten arrays of this size)
+_LEVEL_CELLS = 1 << 18
 
 
 @dataclass(frozen=True, eq=False)
@@ -52,8 +55,11 @@ def _lengths(starts: NDArray[np.int64], n: int) -> NDArray[np.int64]:
     return np.diff(np.append(starts, n)).astype(np.int64)
 
 
-def _chunks(lengths: NDArray[np.int64]) -> Iterator[tuple[NDArray[np.int64], int]]:
-    """Segments grouped by ``ceil(log2(length))``, in chunks of bounded size."""
+def _chunks(lengths: NDArray[np.int64],
+            k_max: int = 1) -> Iterator[tuple[NDArray[np.int64], int]]:
+    """Segments grouped by ``ceil(log2(length))``, in chunks of bounded size: at
+    most about ``_CHUNK_CELLS`` padded cells times ``k_max`` (the programme
+    and the per-cluster statistics hold ``k_max`` values per cell)."""
     bucket = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
     order = np.argsort(bucket, kind="stable")
     b_sorted = bucket[order]
@@ -62,7 +68,7 @@ def _chunks(lengths: NDArray[np.int64]) -> Iterator[tuple[NDArray[np.int64], int
         if grp.size == 0:
             continue
         width = int(lengths[grp].max())
-        per = max(1, _CHUNK_CELLS // max(width, 1))
+        per = max(1, _CHUNK_CELLS // (max(width, 1) * max(k_max, 1)))
         for lo in range(0, grp.size, per):
             yield grp[lo:lo + per], width
 
@@ -143,27 +149,40 @@ def _monotone_row(p1: NDArray[np.float64], p2: NDArray[np.float64], prev: NDArra
     at most ``n`` plus the number of ranges candidates per segment, so a row
     costs ``O(n log n)`` instead of ``O(n**2)``.
     """
-    tr = np.flatnonzero(n > k).astype(np.int64)  # the segments with k + 1 values or more
-    a = np.full(tr.size, k, dtype=np.int64)      # ranges [a, z] of i ...
-    z = n[tr] - 1
+    # positions in 32 bits when they fit: the level arrays are as long as the segments
+    it = np.int32 if max(p1.shape) < 2**30 else np.int64  # a + z stays below 2**31
+    tr = np.flatnonzero(n > k).astype(it)  # the segments with k + 1 values or more
+    a = np.full(tr.size, k, dtype=it)      # ranges [a, z] of i ...
+    z = (n[tr] - 1).astype(it)
     jlo = a.copy()                               # ... and [jlo, jhi] of the start j
     jhi = z.copy()
     while tr.size:
         m = (a + z) // 2
         hi = np.minimum(jhi, m)
         length = hi - jlo + 1
-        offs = np.zeros(length.size, dtype=np.int64)
-        np.cumsum(length[:-1], out=offs[1:])
-        task = np.repeat(np.arange(length.size, dtype=np.int64), length)
-        j = jlo[task] + (np.arange(task.size, dtype=np.int64) - offs[task])
-        r, i = tr[task], m[task]
-        a1 = p1[r, i + 1] - p1[r, j]
-        cost = (p2[r, i + 1] - p2[r, j]) - a1 * a1 / (i - j + 1).astype(np.float64)
-        cand = prev[r, j - 1] + np.maximum(cost, 0.0)
-        low = np.minimum.reduceat(cand, offs)
-        hit = np.flatnonzero(cand == low[task])
-        bj = j[hit[np.concatenate(([True], task[hit][1:] != task[hit][:-1]))]]
-        best[tr, m] = low
+        bj = np.empty(tr.size, dtype=it)
+        # the level's candidates, ranges in groups of about _LEVEL_CELLS candidates
+        # (a level of one long segment holds about twice its length)
+        ends = np.cumsum(length)
+        cuts = np.unique(np.searchsorted(ends, np.arange(_LEVEL_CELLS, int(ends[-1]),
+                                                         _LEVEL_CELLS), side="right"))
+        inner = cuts[(cuts > 0) & (cuts < tr.size)].tolist()
+        for g0, g1 in itertools.pairwise([0, *inner, tr.size]):
+            ln = length[g0:g1]
+            offs = np.zeros(ln.size, dtype=np.int64)
+            np.cumsum(ln[:-1], out=offs[1:])
+            task = np.repeat(np.arange(ln.size, dtype=it), ln)
+            j = jlo[g0:g1][task] + (np.arange(task.size, dtype=it) - offs[task].astype(it))
+            r, i = tr[g0:g1][task], m[g0:g1][task]
+            a1 = p1[r, i + 1] - p1[r, j]
+            cost = (p2[r, i + 1] - p2[r, j]) - a1 * a1 / (i - j + 1).astype(np.float64)
+            del a1
+            cand = prev[r, j - 1] + np.maximum(cost, 0.0)
+            del cost, r, i
+            low = np.minimum.reduceat(cand, offs)
+            hit = np.flatnonzero(cand == low[task])
+            bj[g0:g1] = j[hit[np.concatenate(([True], task[hit][1:] != task[hit][:-1]))]]
+            best[tr[g0:g1], m[g0:g1]] = low
         arg[tr, m] = bj
         left, right = a <= m - 1, m + 1 <= z
         tr = np.concatenate([tr[left], tr[right]])
@@ -247,7 +266,7 @@ def ckmeans_sse(values: NDArray[np.float64], starts: NDArray[np.int64],
     """
     lengths = _lengths(starts, values.size)
     out = np.full((starts.size, k_max), np.inf)
-    for segs, width in _chunks(lengths):
+    for segs, width in _chunks(lengths, k_max):
         p1, p2, _, _ = _padded(values, starts, lengths, segs, width)
         n = lengths[segs]
         k_rows = max(k_max - 1, 1)  # the last level is needed at the last value only
@@ -364,7 +383,7 @@ def ckmeans_segments(
     bic_all = np.full((n_seg, k_max), -np.inf)
     chosen = np.ones(n_seg, dtype=np.int64)
     labels = np.zeros(values.size, dtype=np.int64)
-    for segs, width in _chunks(lengths):
+    for segs, width in _chunks(lengths, k_max):
         p1, p2, idx, centre = _padded(values, starts, lengths, segs, width)
         _, b = _dp(p1, p2, k_max, lengths[segs])
         n = lengths[segs]
