@@ -6,7 +6,7 @@ import itertools
 
 import numpy as np
 import pytest
-from hypothesis import given
+from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from engagequal.kernels.ckmeans import ckmeans, ckmeans_segments, ckmeans_sse, gaussian_bic
@@ -167,3 +167,22 @@ def test_an_ego_with_many_alters_is_not_quadratic() -> None:
     r = ckmeans_segments(x, np.array([0]), k_max=6)
     assert r.labels.size == x.size and int(r.k[0]) >= 1
     assert (np.diff(r.labels) >= 0).all()  # clusters are runs of the sorted values
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0.1, 50.0), min_size=1, max_size=12), min_size=1,
+                max_size=8), st.integers(1, 4))
+def test_layers_skip_single_tie_egos_with_the_same_answer(segments: list[list[float]],
+                                                          k_max: int) -> None:
+    """Egos with one tie bypass the programme; every answer is as if they had not."""
+    from engagequal.metrics.layers import _cluster_egos
+
+    flat = np.concatenate([np.sort(s) for s in segments])
+    lengths = np.array([len(s) for s in segments], dtype=np.int64)
+    starts = np.concatenate([[0], np.cumsum(lengths[:-1])]).astype(np.int64)
+    full = ckmeans_segments(flat, starts, k_max=k_max, var_floor=0.01, rate_years=2.0)
+    k, labels, sse = _cluster_egos(flat, starts, lengths, k_max=k_max, var_floor=0.01,
+                                   rate_years=2.0, log_rates=False)
+    assert k.tolist() == full.k.tolist()
+    assert labels.tolist() == full.labels.tolist()
+    np.testing.assert_array_equal(sse, full.sse)

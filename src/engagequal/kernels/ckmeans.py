@@ -93,30 +93,41 @@ def _padded(values: NDArray[np.float64], starts: NDArray[np.int64], lengths: NDA
 
 def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64], k_max: int,
         n: NDArray[np.int64] | None = None, *,
-        splits: bool = True) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+        splits: bool = True, costs: bool = True) -> tuple[NDArray[np.float64],
+                                                          NDArray[np.int32]]:
     """The Ckmeans dynamic programme on padded prefix sums.
 
     Returns ``D`` (k_max, E, L): optimal cost of the first ``i + 1`` values in
     ``k`` clusters, and ``B`` (k_max, E, L): the start of the last cluster
     (left empty with ``splits=False``, when only the costs are wanted).
+    With ``costs=False`` only the splits are wanted: the rows of ``D`` are
+    rolled over two buffers and ``D`` comes back empty.
     With the segment lengths ``n`` and padded segments longer than ``_WIDE``
     the rows are computed by :func:`_monotone_row` (positions past a
     segment's length are then left at ``inf``).
     """
     e, width = p1.shape[0], p1.shape[1] - 1
-    d = np.full((k_max, e, width), np.inf)
+    d = np.full((k_max if costs else min(k_max, 2), e, width), np.inf)
     wide = width > _WIDE and n is not None
     b = np.zeros((k_max, e, width) if splits or wide else (0, 0, 0), dtype=np.int32)
     cnt = np.arange(1, width + 1, dtype=np.float64)
     s1 = p1[:, 1:]
     d[0] = np.maximum(p2[:, 1:] - s1 * s1 / cnt, 0.0)
+
+    def rows(k: int) -> tuple[NDArray[np.float64], NDArray[np.float64]]:
+        if costs:
+            return d[k - 1], d[k]
+        prev, best = d[(k - 1) % 2], d[k % 2]
+        best.fill(np.inf)  # the buffer still holds row k - 2
+        return prev, best
+
     if wide:
         assert n is not None
         for k in range(1, min(k_max, width)):
-            _monotone_row(p1, p2, d[k - 1], d[k], b[k], k, n)
-        return d, b
+            _monotone_row(p1, p2, *rows(k), b[k], k, n)
+        return (d if costs else d[:0]), b
     for k in range(1, min(k_max, width)):
-        prev, best = d[k - 1], d[k]
+        prev, best = rows(k)
         for j in range(k, width):  # the last cluster is [j .. i]
             cand = p1[:, j + 1:] - p1[:, j:j + 1]
             np.multiply(cand, cand, out=cand)
@@ -132,7 +143,7 @@ def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64], k_max: int,
                 np.copyto(b[k][:, j:], np.int32(j), where=better)
             else:
                 np.minimum(tgt, cand, out=tgt)
-    return d, b
+    return (d if costs else d[:0]), b
 
 
 def _monotone_row(p1: NDArray[np.float64], p2: NDArray[np.float64], prev: NDArray[np.float64],
@@ -385,7 +396,7 @@ def ckmeans_segments(
     labels = np.zeros(values.size, dtype=np.int64)
     for segs, width in _chunks(lengths, k_max):
         p1, p2, idx, centre = _padded(values, starts, lengths, segs, width)
-        _, b = _dp(p1, p2, k_max, lengths[segs])
+        _, b = _dp(p1, p2, k_max, lengths[segs], costs=False)
         n = lengths[segs]
         nd = distinct[segs]
         for kk in range(1, k_max + 1):

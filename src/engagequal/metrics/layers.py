@@ -519,18 +519,57 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
     xs, es = x[order], ego[order]
     starts = segment_starts(es)
     floor = _LOG_VAR_FLOOR if log_scale else (1.0 / ties.years) ** 2 / 12.0
-    res = ckmeans_segments(xs, starts, k_max=k_max, var_floor=floor, rate_years=ties.years,
-                           log_rates=log_scale)
-    seg_of = np.repeat(np.arange(starts.size), np.diff(np.append(starts, xs.size)))
-    lay_sorted = res.k[seg_of] - res.labels
+    lengths = np.diff(np.append(starts, xs.size))
+    k, labels, sse = _cluster_egos(xs, starts, lengths, k_max=k_max, var_floor=floor,
+                                   rate_years=ties.years, log_rates=log_scale)
+    seg_of = np.repeat(np.arange(starts.size), lengths)
+    lay_sorted = k[seg_of] - labels
+    del seg_of, labels
     layer[act[order]] = lay_sorted
     p = np.full(starts.size, np.nan)
-    tested = res.k >= 2
+    tested = k >= 2
     if null_model is not None and null_draws > 0 and tested.any():
-        p = _null_p(xs, starts, res.k, res.sse, tested, null_model=null_model,
+        p = _null_p(xs, starts, k, sse, tested, null_model=null_model,
                     draws=int(null_draws), log_scale=log_scale, seed=seed)
-    extra.update(k=res.k, egos=es[starts], p=p, tested=tested)
+    extra.update(k=k, egos=es[starts], p=p, tested=tested)
     return layer, k_max, extra
+
+
+def _cluster_egos(xs: NDArray[np.float64], starts: NDArray[np.int64],
+                  lengths: NDArray[np.int64], *, k_max: int, var_floor: float,
+                  rate_years: float, log_rates: bool
+                  ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.float64]]:
+    """``k``, labels and SSE table of :func:`ckmeans_segments` for every ego.
+
+    An ego with one active tie has one layer, label 0 and no spread (SSE 0
+    with one cluster, ``inf`` with more): only the egos with two ties or more
+    go through the programme, which clusters each ego on its own, so the
+    answer is the same and egos with a single tie (most of them around a
+    hub) cost nothing.
+    """
+    multi = lengths >= 2
+    if multi.all():
+        res = ckmeans_segments(xs, starts, k_max=k_max, var_floor=var_floor,
+                               rate_years=rate_years, log_rates=log_rates)
+        return res.k, res.labels, res.sse
+    if not multi.any():
+        sse = np.full((starts.size, k_max), np.inf)
+        sse[:, 0] = 0.0
+        return np.ones(starts.size, np.int64), np.zeros(xs.size, np.int64), sse
+    keep = np.repeat(multi, lengths)
+    m_len = lengths[multi]
+    m_starts = np.zeros(m_len.size, dtype=np.int64)
+    np.cumsum(m_len[:-1], out=m_starts[1:])
+    res = ckmeans_segments(xs[keep], m_starts, k_max=k_max, var_floor=var_floor,
+                           rate_years=rate_years, log_rates=log_rates)
+    k = np.ones(starts.size, dtype=np.int64)
+    k[multi] = res.k
+    labels = np.zeros(xs.size, dtype=res.labels.dtype)
+    labels[keep] = res.labels
+    sse = np.full((starts.size, k_max), np.inf)
+    sse[:, 0] = 0.0
+    sse[multi] = res.sse
+    return k, labels, sse
 
 
 def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.int64],
