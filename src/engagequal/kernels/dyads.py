@@ -22,7 +22,7 @@ from engagequal.kernels.groups import KeyFn, group_reduce
 from engagequal.kernels.segments import sort_with_order
 
 __all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
-           "reverse_index"]
+           "reverse_index", "reverse_pairs"]
 
 _Z32 = np.zeros(0, np.int32)
 _Z64 = np.zeros(0, np.int64)
@@ -241,21 +241,45 @@ def pairs_from_dyads(d: Dyads) -> Pairs:
     return Pairs(p.u, p.v, w_uv, w_vu, n_uv, n_vu, first, last, d.n_users)
 
 
-def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
-                  n_users: int) -> NDArray[np.int64]:
-    """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
+def reverse_pairs(u: NDArray[np.int32], v: NDArray[np.int32],
+                  n_users: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
+    """The pairs that have their reverse: positions ``(i, j)`` with ``(u[j], v[j]) ==
+    (v[i], u[i])``, each two-way pair once (``i`` the first of the two).
 
     ``(u, v)`` must hold no pair twice (the columns of :class:`Dyads`, or any
-    subset of them); their order does not matter.  A self-pair ``(u, u)`` is
-    its own reverse.
+    subset of them); their order does not matter.  Self-pairs are not listed.
 
     Notes
     -----
     Both directions of a pair share the unordered key ``min << b | max``:
     one plain ``int64`` sort of those keys, with the positions packed in
     (:func:`~engagequal.kernels.segments.sort_with_order`), puts each pair
-    next to its reverse, and the neighbours that share a key point at each
-    other.  No search: one sort and linear passes.
+    next to its reverse.  No search: one sort and linear passes.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> i, j = reverse_pairs(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3)
+    >>> i.tolist(), j.tolist()
+    ([0], [2])
+    """
+    if u.shape[0] == 0:
+        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    b = _bits(n_users)
+    key = np.minimum(u, v).astype(np.int64)
+    key <<= b
+    key |= np.maximum(u, v)
+    s, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
+    twin = np.flatnonzero(s[1:] == s[:-1])  # the two directions of one pair
+    return order[twin], order[twin + 1]
+
+
+def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
+                  n_users: int) -> NDArray[np.int64]:
+    """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
+
+    ``(u, v)`` as for :func:`reverse_pairs`; a self-pair ``(u, u)`` is its own
+    reverse.
 
     Examples
     --------
@@ -263,17 +287,8 @@ def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
     >>> reverse_index(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3).tolist()
     [2, -1, 0, -1]
     """
-    m = u.shape[0]
-    out = np.full(m, -1, dtype=np.int64)
-    if m == 0:
-        return out
-    b = _bits(n_users)
-    key = np.minimum(u, v).astype(np.int64)
-    key <<= b
-    key |= np.maximum(u, v)
-    s, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
-    twin = np.flatnonzero(s[1:] == s[:-1])  # the two directions of one pair
-    fwd, back = order[twin], order[twin + 1]
+    out = np.full(u.shape[0], -1, dtype=np.int64)
+    fwd, back = reverse_pairs(u, v, n_users)
     out[fwd] = back
     out[back] = fwd
     own = np.flatnonzero(u == v)

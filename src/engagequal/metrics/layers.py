@@ -22,7 +22,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
-from engagequal.kernels.dyads import Dyads, reverse_index
+from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_ranks
 from engagequal.kernels.segments import bincount, segment_starts
@@ -438,34 +438,43 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
         u, v, w = d.u, d.v, d.w
     else:
         u, v, w = d.u[keep], d.v[keep], d.w[keep]
-    rev = reverse_index(u, v, d.n_users)
-    has = rev >= 0
-    w_rev = np.append(w, 0.0)[rev]  # position -1 (no reverse) reads the appended 0
+    fwd, back = reverse_pairs(u, v, d.n_users)
+    has = np.zeros(u.size, dtype=bool)
+    has[fwd] = True
+    has[back] = True
+    first_pair: NDArray[np.int64] | None = None  # of the tie either way: for min_age only
     if min_age is not None:
         if d.first.size != d.u.size:
             raise OptionError("min_age needs the dyads' first contact: aggregate with times")
-        first = d.first if w is d.w else d.first[keep]
-        first_pair = np.where(has, np.minimum(first, first[np.maximum(rev, 0)]), first)
-    else:  # not needed: the dyads may come without times
-        first_pair = np.zeros(u.size, dtype=np.int64)
+        first_pair = (d.first if w is d.w else d.first[keep]).copy()
+        both_first = np.minimum(first_pair[fwd], first_pair[back])
+        first_pair[fwd] = both_first
+        first_pair[back] = both_first
+    if direction == "out":
+        total = w
+    else:  # the reverse weights, for the other directions only
+        w_rev = np.zeros(u.size)
+        w_rev[fwd] = w[back]
+        w_rev[back] = w[fwd]
     if direction == "both":
         # add the mirror of every one-way tie, then restore (ego, alter) order
         one = ~has
         u, v = np.concatenate([u, v[one]]), np.concatenate([v, u[one]])
         w_out = np.concatenate([w, np.zeros(int(one.sum()))])
         w_rev = np.concatenate([w_rev, w[one]])
-        first_pair = np.concatenate([first_pair, first_pair[one]])
         has = np.concatenate([has, has[one]])
         order = np.argsort(u.astype(np.int64) * np.int64(d.n_users) + v)
         u, v, has = u[order], v[order], has[order]
-        w_out, w_rev, first_pair = w_out[order], w_rev[order], first_pair[order]
+        w_out, w_rev = w_out[order], w_rev[order]
+        if first_pair is not None:
+            first_pair = np.concatenate([first_pair, first_pair[one]])[order]
         total = w_out + w_rev
     elif direction == "reciprocated":
-        u, v, w, w_rev, first_pair = u[has], v[has], w[has], w_rev[has], first_pair[has]
+        u, v, w, w_rev = u[has], v[has], w[has], w_rev[has]
+        if first_pair is not None:
+            first_pair = first_pair[has]
         has = has[has]
         total = np.minimum(w, w_rev)
-    else:
-        total = w
     strength = total / years
     apy = float(active_per_year)
     if not np.isfinite(apy) or apy < 0:
@@ -473,7 +482,7 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
     active = strength >= apy
     if reciprocal:
         active &= has
-    if min_age is not None:
+    if first_pair is not None:
         age_ns = to_seconds_duration(min_age, name="min_age") * 1e9
         active &= (ref - first_pair) >= age_ns
     return _Ties(ego=u.astype(np.int32), alter=v.astype(np.int32), strength=strength,
