@@ -17,6 +17,8 @@ from dataclasses import dataclass
 import numpy as np
 from numpy.typing import NDArray
 
+from engagequal.kernels.parallel import pmap
+
 __all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "gaussian_bic"]
 
 #: cells (segments x padded length) per chunk of the dynamic programme
@@ -366,7 +368,7 @@ def ckmeans_segments(
     split points never decrease, so each row is found by divide and conquer;
     same candidates, same tie-break; an ego with a million alters takes a few
     seconds).  Memory ``O(k_max * cells)`` per chunk of about a million padded
-    cells.  ``k`` is
+    cells; the chunks are independent and run on every core.  ``k`` is
     never larger than the number of distinct values, so tied values share a
     cluster.
 
@@ -394,7 +396,9 @@ def ckmeans_segments(
     bic_all = np.full((n_seg, k_max), -np.inf)
     chosen = np.ones(n_seg, dtype=np.int64)
     labels = np.zeros(values.size, dtype=np.int64)
-    for segs, width in _chunks(lengths, k_max):
+
+    def one(chunk: tuple[NDArray[np.int64], int]) -> None:
+        segs, width = chunk  # rows and positions of its own: chunks run side by side
         p1, p2, idx, centre = _padded(values, starts, lengths, segs, width)
         _, b = _dp(p1, p2, k_max, lengths[segs], costs=False)
         n = lengths[segs]
@@ -426,6 +430,8 @@ def ckmeans_segments(
             lab[rows] = np.cumsum(mark[:, :width], axis=1)
         valid = np.arange(width)[None, :] < n[:, None]
         labels[idx[valid]] = lab[valid]
+
+    pmap(one, list(_chunks(lengths, k_max)))
     return SegmentClusters(k=chosen, labels=labels, sse=sse_all, bic=bic_all)
 
 
