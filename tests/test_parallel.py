@@ -308,3 +308,14 @@ def test_blockwise_bincount_is_numpys(xs: list[int], weights: str | None, minlen
         m.setattr(segments, "_COUNT_BLOCK", 3)
         got = segments.bincount(x, weights=w, minlength=minlength)
     assert got.dtype == want.dtype and got.tolist() == want.tolist()
+
+
+@settings(max_examples=80, deadline=None)
+@given(st.lists(st.integers(-50, 50), max_size=20), st.lists(st.integers(-60, 60), max_size=50),
+       st.sampled_from(["left", "right"]))
+def test_few_edges_is_searchsorted(edges: list[int], x: list[int], side: str) -> None:
+    from engagequal.kernels.segments import few_edges
+
+    e = np.array(sorted(edges), dtype=np.int64)
+    v = np.array(x, dtype=np.int64)
+    assert few_edges(e, v, side=side).tolist() == np.searchsorted(e, v, side=side).tolist()

@@ -31,7 +31,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engagequal.kernels.parallel import chunk_bounds, pmap, workers
-from engagequal.kernels.segments import segment_starts
+from engagequal.kernels.segments import few_edges, segment_starts
 
 __all__ = ["Groups", "group_reduce"]
 
@@ -125,7 +125,7 @@ def group_reduce(
     if p == 1:
         off = np.array([[a] for a, _ in blocks] + [[n]], dtype=np.int64)
     else:
-        per = pmap(lambda c: np.bincount(_range_of(pivots, packed(c)), minlength=p),
+        per = pmap(lambda c: np.bincount(few_edges(pivots, packed(c)), minlength=p),
                    list(range(len(blocks))))
         off = np.vstack([np.zeros((1, p), np.int64), np.cumsum(per, axis=0)])
     parts = [np.empty(int(off[-1, j]), dtype=np.int64) for j in range(p)]
@@ -136,7 +136,7 @@ def group_reduce(
         if p == 1:
             parts[0][off[c, 0]:off[c + 1, 0]] = k
             return
-        part = _range_of(pivots, k)
+        part = few_edges(pivots, k)
         for j in range(p):
             np.compress(part == j, k, out=parts[j][off[c, j]:off[c + 1, j]])
 
@@ -187,27 +187,6 @@ def _reduce_part(parts: list[NDArray[np.int64]], j: int, bits: int, bound: int,
             last[g0:g1] = np.maximum.reduceat(t, loc)
     key = s[starts] >> bits
     return Groups(key=key, n=np.diff(starts, append=m), w=w, first=first, last=last)
-
-
-def _range_of(pivots: NDArray[np.int64], k: NDArray[np.int64]) -> NDArray[np.integer]:
-    """Key range of every key: the number of pivots at or below it.
-
-    A sum of comparisons for a few pivots (one per thread: a vectorised
-    compare is some twenty times faster than a binary search per key), a
-    binary search for many.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> _range_of(np.array([10, 20]), np.array([5, 10, 25, 19])).tolist()
-    [0, 1, 2, 1]
-    """
-    if pivots.size > 8:
-        return np.searchsorted(pivots, k, side="right")
-    out = np.zeros(k.shape[0], dtype=np.int8)
-    for piv in pivots.tolist():
-        out += k >= piv
-    return out
 
 
 def _pivots(n: int, keys: KeyFn, bound: int, p: int) -> NDArray[np.int64]:

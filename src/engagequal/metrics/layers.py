@@ -25,7 +25,7 @@ from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
 from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_ranks
-from engagequal.kernels.segments import bincount, segment_starts
+from engagequal.kernels.segments import bincount, few_edges, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
 
@@ -502,7 +502,7 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
         if cum.size == 0 or np.any(cum <= 0) or np.any(np.diff(cum) <= 0):
             raise OptionError(f"sizes must be positive and strictly increasing, got {sizes!r}")
         ranks = segment_ranks(ties.ego[act], ties.strength[act])
-        lay = np.searchsorted(cum, ranks, side="left") + 1
+        lay = few_edges(cum, ranks, side="left") + 1
         layer[act] = np.where(ranks <= cum[-1], lay, 0)
         return layer, int(cum.size), extra
     if method == "frequency":
@@ -512,7 +512,7 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
                               f"{thresholds!r}")
         s = ties.strength[act]
         # layer i holds strengths >= th[i-1]: count the thresholds above s
-        lay = np.searchsorted(-th, -s, side="left") + 1
+        lay = few_edges(-th, -s, side="left") + 1
         layer[act] = np.where(lay <= th.size, lay, 0)
         return layer, int(th.size), extra
     if max_layers < 1:
