@@ -679,11 +679,14 @@ def _ego_table(ev: Events, ties: _Ties, layer: NDArray[np.int64], n_cols: int, *
     egos = np.unique(ties.ego)
     active_size = bincount(ties.ego, weights=ties.active, minlength=nu)[egos].astype(np.int64)
     inl = layer > 0
-    counts = np.zeros((egos.size, n_cols + 1), dtype=np.int64)
+    # per ego and layer: 32-bit counts (one ego cannot hold 2**31 ties here)
+    counts = np.zeros((egos.size, n_cols + 1), dtype=np.int32)
     pos = np.searchsorted(egos, ties.ego[inl])
     np.add.at(counts, (pos, layer[inl]), 1)
-    cum = np.cumsum(counts[:, 1:], axis=1)
+    del pos, inl
     n_layers = (counts[:, 1:] > 0).sum(axis=1).astype(np.int64)
+    cum = np.cumsum(counts[:, 1:], axis=1, dtype=np.int32)
+    del counts
     null_beyond = np.zeros((egos.size, n_cols), dtype=bool)
     natural = method == "natural"
     p_col = chance = None
@@ -703,16 +706,18 @@ def _ego_table(ev: Events, ties: _Ties, layer: NDArray[np.int64], n_cols: int, *
         "active_size": pa.array(active_size, pa.int64()),
     }
     for i in range(n_cols):
-        cols[f"layer_{i + 1}"] = pa.array(cum[:, i], pa.int64(), mask=null_beyond[:, i])
-    ratios = np.full((egos.size, max(n_cols - 1, 0)), np.nan)
+        cols[f"layer_{i + 1}"] = pa.array(cum[:, i].astype(np.int64), pa.int64(),
+                                          mask=null_beyond[:, i])
+    # the scaling ratio: the mean of the defined ratios, summed in layer order
+    ratio_sum = np.zeros(egos.size)
+    n_def = np.zeros(egos.size, dtype=np.int64)
     for i in range(1, n_cols):
         undefined = (cum[:, i - 1] == 0) | null_beyond[:, i]
         r = ratio(cum[:, i], np.where(undefined, 0, cum[:, i - 1]))
         cols[f"ratio_{i + 1}_{i}"] = r
-        ratios[:, i - 1] = np.where(undefined, np.nan, cum[:, i] / np.maximum(cum[:, i - 1], 1))
-    defined = ~np.isnan(ratios)
-    n_def = defined.sum(axis=1)
-    cols["scaling_ratio"] = ratio(np.where(defined, ratios, 0.0).sum(axis=1), n_def)
+        ratio_sum += np.where(undefined, 0.0, cum[:, i] / np.maximum(cum[:, i - 1], 1))
+        n_def += ~undefined
+    cols["scaling_ratio"] = ratio(ratio_sum, n_def)
     cols["n_layers"] = pa.array(n_layers, pa.int64())
     if natural:
         cols["null_p"] = p_col
@@ -724,11 +729,12 @@ def _global_table(ego: pa.Table, n_cols: int, *, natural: bool) -> pa.Table:
     import pyarrow.compute as pc
 
     has = pc.greater(ego.column("active_size"), 0)
-    t = ego.filter(has)
-    cols: dict[str, pa.Array] = {"egos": pa.array([t.num_rows], pa.int64())}
+    n_active = pc.sum(has).as_py() or 0
+    cols: dict[str, pa.Array] = {"egos": pa.array([n_active], pa.int64())}
 
-    def mean(name: str) -> pa.Array:
-        return pa.array([pc.mean(t.column(name).cast(pa.float64())).as_py()], pa.float64())
+    def mean(name: str) -> pa.Array:  # one column of the active egos at a time
+        col = ego.column(name).filter(has).cast(pa.float64())
+        return pa.array([pc.mean(col).as_py()], pa.float64())
 
     cols["mean_active_size"] = mean("active_size")
     for i in range(n_cols):
