@@ -141,14 +141,14 @@ def test_group_reduce_matches_a_naive_reduction(keys: list[int], threads: int, r
 def test_reverse_index_matches_a_dictionary(pairs: set[tuple[int, int]],
                                             rnd: random.Random) -> None:
     """In any row order; a self-pair is its own reverse."""
-    from engagequal.kernels.dyads import reverse_index
+    from engagequal.kernels.dyads import reverse_pairs
 
     rows = sorted(pairs)
     rnd.shuffle(rows)
     u = np.array([a for a, _ in rows], dtype=np.int32)
     v = np.array([b for _, b in rows], dtype=np.int32)
     where = {p: i for i, p in enumerate(rows)}
-    got = reverse_index(u, v, 10)
+    got = reverse_pairs(u, v, 10).index()
     assert got.tolist() == [where.get((b, a), -1) for a, b in rows]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 import numpy as np
 
 import engagequal as eq
-from engagequal.kernels.dyads import aggregate_dyads, reverse_index
+from engagequal.kernels.dyads import aggregate_dyads, reverse_pairs
 from engagequal.kernels.trees import root_and_depth
 
 
@@ -18,10 +18,10 @@ def test_aggregate_dyads(events: eq.Events, measure: Callable[..., Any]) -> None
     assert len(d) > 0
 
 
-def test_reverse_index(events: eq.Events, measure: Callable[..., Any]) -> None:
+def test_reverse_pairs(events: eq.Events, measure: Callable[..., Any]) -> None:
     e = events
     d = aggregate_dyads(e.actor, e.target, e.weight, e.ts, e.n_users)
-    rev = measure(reverse_index, d.u, d.v, d.n_users)
+    rev = measure(lambda: reverse_pairs(d.u, d.v, d.n_users).index())
     assert rev.size == len(d)
 
 

@@ -13,6 +13,7 @@ Two shapes of the same aggregation:
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import scipy.sparse as sp
@@ -21,8 +22,8 @@ from numpy.typing import NDArray
 from engagequal.kernels.groups import KeyFn, group_reduce
 from engagequal.kernels.segments import sort_with_order
 
-__all__ = ["Dyads", "Pairs", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
-           "reverse_index", "reverse_pairs"]
+__all__ = ["Dyads", "Pairs", "Reverses", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
+           "reverse_pairs"]
 
 _Z32 = np.zeros(0, np.int32)
 _Z64 = np.zeros(0, np.int64)
@@ -241,13 +242,40 @@ def pairs_from_dyads(d: Dyads) -> Pairs:
     return Pairs(p.u, p.v, w_uv, w_vu, n_uv, n_vu, first, last, d.n_users)
 
 
-def reverse_pairs(u: NDArray[np.int32], v: NDArray[np.int32],
-                  n_users: int) -> tuple[NDArray[np.int64], NDArray[np.int64]]:
-    """The pairs that have their reverse: positions ``(i, j)`` with ``(u[j], v[j]) ==
-    (v[i], u[i])``, each two-way pair once (``i`` the first of the two).
+@dataclass(frozen=True, eq=False)
+class Reverses:
+    """Which of ``n`` pairs have their reverse: the pair at ``fwd[i]`` and the
+    pair at ``back[i]`` are each other's reverse (a self-pair is listed with
+    itself).  From :func:`reverse_pairs`."""
+
+    fwd: NDArray[np.int64]
+    back: NDArray[np.int64]
+    n: int
+
+    def has(self) -> NDArray[np.bool_]:
+        """Whether each pair has its reverse."""
+        out = np.zeros(self.n, dtype=bool)
+        out[self.fwd] = True
+        out[self.back] = True
+        return out
+
+    def of(self, x: NDArray[Any], fill: Any = 0) -> NDArray[Any]:
+        """``x`` (one value per pair) at each pair's reverse, ``fill`` where it has none."""
+        out = np.full(self.n, fill, dtype=x.dtype)
+        out[self.fwd] = x[self.back]
+        out[self.back] = x[self.fwd]
+        return out
+
+    def index(self) -> NDArray[np.int64]:
+        """Position of each pair's reverse, ``-1`` where it has none."""
+        return self.of(np.arange(self.n, dtype=np.int64), fill=-1)
+
+
+def reverse_pairs(u: NDArray[np.int32], v: NDArray[np.int32], n_users: int) -> Reverses:
+    """The pairs of ``(u, v)`` that have their reverse ``(v, u)``.
 
     ``(u, v)`` must hold no pair twice (the columns of :class:`Dyads`, or any
-    subset of them); their order does not matter.  Self-pairs are not listed.
+    subset of them); their order does not matter.
 
     Notes
     -----
@@ -259,38 +287,23 @@ def reverse_pairs(u: NDArray[np.int32], v: NDArray[np.int32],
     Examples
     --------
     >>> import numpy as np
-    >>> i, j = reverse_pairs(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3)
-    >>> i.tolist(), j.tolist()
-    ([0], [2])
+    >>> r = reverse_pairs(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3)
+    >>> r.fwd.tolist(), r.back.tolist(), r.index().tolist()
+    ([0], [2], [2, -1, 0, -1])
+    >>> r.of(np.array([1.5, 2.0, 4.0, 8.0])).tolist()
+    [4.0, 0.0, 1.5, 0.0]
     """
-    if u.shape[0] == 0:
-        return np.zeros(0, np.int64), np.zeros(0, np.int64)
+    m = u.shape[0]
+    own = np.flatnonzero(u == v)
+    if m == 0 or own.size == m:
+        return Reverses(own, own, m)
     b = _bits(n_users)
     key = np.minimum(u, v).astype(np.int64)
     key <<= b
     key |= np.maximum(u, v)
     s, order = sort_with_order(key, 1 << (2 * b), overwrite=True)
     twin = np.flatnonzero(s[1:] == s[:-1])  # the two directions of one pair
-    return order[twin], order[twin + 1]
-
-
-def reverse_index(u: NDArray[np.int32], v: NDArray[np.int32],
-                  n_users: int) -> NDArray[np.int64]:
-    """Position of the reverse pair ``(v, u)`` of every pair, ``-1`` if absent.
-
-    ``(u, v)`` as for :func:`reverse_pairs`; a self-pair ``(u, u)`` is its own
-    reverse.
-
-    Examples
-    --------
-    >>> import numpy as np
-    >>> reverse_index(np.array([0, 0, 1, 2]), np.array([1, 2, 0, 1]), 3).tolist()
-    [2, -1, 0, -1]
-    """
-    out = np.full(u.shape[0], -1, dtype=np.int64)
-    fwd, back = reverse_pairs(u, v, n_users)
-    out[fwd] = back
-    out[back] = fwd
-    own = np.flatnonzero(u == v)
-    out[own] = own
-    return out
+    fwd, back = order[twin], order[twin + 1]
+    if own.size:
+        fwd, back = np.concatenate([fwd, own]), np.concatenate([back, own])
+    return Reverses(fwd, back, m)

@@ -438,24 +438,18 @@ def _ties(ev: Events, d: Dyads, opts: TieOptions, *, direction: str, reciprocal:
         u, v, w = d.u, d.v, d.w
     else:
         u, v, w = d.u[keep], d.v[keep], d.w[keep]
-    fwd, back = reverse_pairs(u, v, d.n_users)
-    has = np.zeros(u.size, dtype=bool)
-    has[fwd] = True
-    has[back] = True
+    rev = reverse_pairs(u, v, d.n_users)
+    has = rev.has()
     first_pair: NDArray[np.int64] | None = None  # of the tie either way: for min_age only
     if min_age is not None:
         if d.first.size != d.u.size:
             raise OptionError("min_age needs the dyads' first contact: aggregate with times")
-        first_pair = (d.first if w is d.w else d.first[keep]).copy()
-        both_first = np.minimum(first_pair[fwd], first_pair[back])
-        first_pair[fwd] = both_first
-        first_pair[back] = both_first
+        first = d.first if w is d.w else d.first[keep]
+        first_pair = np.minimum(first, rev.of(first, fill=np.iinfo(np.int64).max))
     if direction == "out":
         total = w
     else:  # the reverse weights, for the other directions only
-        w_rev = np.zeros(u.size)
-        w_rev[fwd] = w[back]
-        w_rev[back] = w[fwd]
+        w_rev = rev.of(w)
     if direction == "both":
         # add the mirror of every one-way tie, then restore (ego, alter) order
         one = ~has
@@ -557,27 +551,24 @@ def _cluster_egos(xs: NDArray[np.float64], starts: NDArray[np.int64],
     hub) cost nothing.
     """
     multi = lengths >= 2
-    if multi.all():
+    if multi.all():  # no copies
         res = ckmeans_segments(xs, starts, k_max=k_max, var_floor=var_floor,
                                rate_years=rate_years, log_rates=log_rates)
         return res.k, res.labels, res.sse
-    if not multi.any():
-        sse = np.full((starts.size, k_max), np.inf)
-        sse[:, 0] = 0.0
-        return np.ones(starts.size, np.int64), np.zeros(xs.size, np.int64), sse
-    keep = np.repeat(multi, lengths)
-    m_len = lengths[multi]
-    m_starts = np.zeros(m_len.size, dtype=np.int64)
-    np.cumsum(m_len[:-1], out=m_starts[1:])
-    res = ckmeans_segments(xs[keep], m_starts, k_max=k_max, var_floor=var_floor,
-                           rate_years=rate_years, log_rates=log_rates)
     k = np.ones(starts.size, dtype=np.int64)
-    k[multi] = res.k
-    labels = np.zeros(xs.size, dtype=res.labels.dtype)
-    labels[keep] = res.labels
+    labels = np.zeros(xs.size, dtype=np.int64)
     sse = np.full((starts.size, k_max), np.inf)
     sse[:, 0] = 0.0
-    sse[multi] = res.sse
+    if multi.any():
+        keep = np.repeat(multi, lengths)
+        m_len = lengths[multi]
+        m_starts = np.zeros(m_len.size, dtype=np.int64)
+        np.cumsum(m_len[:-1], out=m_starts[1:])
+        res = ckmeans_segments(xs[keep], m_starts, k_max=k_max, var_floor=var_floor,
+                               rate_years=rate_years, log_rates=log_rates)
+        k[multi] = res.k
+        labels[keep] = res.labels
+        sse[multi] = res.sse
     return k, labels, sse
 
 

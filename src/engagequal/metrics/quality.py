@@ -35,7 +35,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import PASSIVE_KINDS, STRUCTURAL_KINDS, to_seconds_duration
-from engagequal.kernels.dyads import Dyads, reverse_index
+from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.segments import bincount, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, event_weights, tie_options
@@ -519,7 +519,7 @@ def quality_table(
     # ---- dyad index of every aimed event (the shared dyads hold them all) ----
     n64 = np.int64(nu)
     dkey = d.u.astype(np.int64) * n64 + d.v
-    rev = reverse_index(d.u, d.v, d.n_users)
+    rev = reverse_pairs(d.u, d.v, d.n_users)
     nd = len(d)
 
     def dyad_sums(sel: NDArray[np.bool_], x: NDArray[np.float64]) -> NDArray[np.float64]:
@@ -536,14 +536,12 @@ def quality_table(
         return out
 
     wm = dyad_sums(tie_ev, w[tie_ev])
-    has_rev = rev >= 0
-    wm_rev = np.zeros(nd)
-    wm_rev[has_rev] = wm[rev[has_rev]]
+    has_rev = rev.has()
+    wm_rev = rev.of(wm)
 
     # ---- reciprocity over meaningful ties ----
     tie_m = wm > opts.min_weight
-    rev_tie_m = np.zeros(nd, dtype=bool)
-    rev_tie_m[has_rev] = tie_m[rev[has_rev]]
+    rev_tie_m = rev.of(tie_m)
     mutual_m = tie_m & rev_tie_m
     out_m = bincount(d.u, weights=tie_m, minlength=nu)
     in_m = bincount(d.v, weights=tie_m, minlength=nu)
@@ -552,8 +550,7 @@ def quality_table(
 
     # connections / contacts over all ties, as in reciprocity(level="user")
     tie_a = d.w > opts.min_weight
-    rev_tie_a = np.zeros(nd, dtype=bool)
-    rev_tie_a[has_rev] = tie_a[rev[has_rev]]
+    rev_tie_a = rev.of(tie_a)
     out_a = bincount(d.u, weights=tie_a, minlength=nu)
     mut_a = bincount(d.u, weights=tie_a & rev_tie_a, minlength=nu)
 
@@ -717,8 +714,7 @@ def _overlap(d: Dyads, mutual: NDArray[np.bool_], nu: int
     den = (deg[i] - 1) + (deg[j] - 1) - shared
     ok = den > 0
     ov = np.where(ok, shared / np.where(ok, den, 1.0), 0.0)
-    s = bincount(i, weights=ov * ok, minlength=nu) + bincount(j, weights=ov * ok,
-                                                                    minlength=nu)
+    s = bincount(i, weights=ov * ok, minlength=nu) + bincount(j, weights=ov * ok, minlength=nu)
     c = bincount(i, weights=ok, minlength=nu) + bincount(j, weights=ok, minlength=nu)
     defined = c > 0
     return np.where(defined, s / np.where(defined, c, 1.0), 0.0), defined
