@@ -186,3 +186,76 @@ def test_layers_skip_single_tie_egos_with_the_same_answer(segments: list[list[fl
     assert k.tolist() == full.k.tolist()
     assert labels.tolist() == full.labels.tolist()
     np.testing.assert_array_equal(sse, full.sse)
+
+
+@settings(max_examples=60, deadline=None)
+@given(st.lists(values, min_size=1, max_size=8), st.integers(2, 4))
+def test_explained_share_matches_exhaustive_search(segments: list[list[float]], k: int) -> None:
+    """The flat two-cluster share (and the programme's for k > 2) against every cut."""
+    from engagequal.kernels.ckmeans import explained_share
+
+    flat = np.concatenate([np.sort(s) for s in segments])
+    starts = np.cumsum([0] + [len(s) for s in segments[:-1]]).astype(np.int64)
+    got = explained_share(flat, starts, k)
+    for s, seg in enumerate(segments):
+        total, best = brute_sse(seg, 1), brute_sse(seg, k)
+        if len(seg) < k or total <= 1e-9 * max(1.0, float(np.abs(seg).max()) ** 2):
+            continue  # no spread (or too short): NaN or a share of rounding noise
+        assert got[s] == pytest.approx(1.0 - best / total, abs=1e-9)
+    for s, seg in enumerate(segments):
+        if len(set(seg)) == 1:
+            assert np.isnan(got[s])
+
+
+def test_explained_share_hand_worked() -> None:
+    from engagequal.kernels.ckmeans import explained_share
+
+    # 1, 2 | 10, 11: between-cluster 4 * 4.5**2 = 81 of the total 82
+    got = explained_share(np.array([1.0, 2.0, 10.0, 11.0, 5.0]), np.array([0, 4]), 2)
+    assert got[0] == pytest.approx(81 / 82, abs=1e-15) and np.isnan(got[1])
+
+
+@pytest.mark.parametrize("seed", [0, 1])
+def test_two_cluster_share_blocks_do_not_change_it(seed: int,
+                                                   monkeypatch: pytest.MonkeyPatch) -> None:
+    import engagequal.kernels.ckmeans as ck
+
+    rng = np.random.default_rng(seed)
+    n = rng.integers(1, 30, 3000)
+    flat = np.concatenate([np.sort(rng.lognormal(2, 1, m)) for m in n])
+    starts = np.concatenate([[0], np.cumsum(n[:-1])]).astype(np.int64)
+    whole = ck.explained_share(flat, starts, 2)
+    monkeypatch.setattr(ck, "_BLOCK", 7)
+    np.testing.assert_allclose(ck.explained_share(flat, starts, 2), whole, rtol=1e-12)
+    sse = ckmeans_sse(flat, starts, 2)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        want = 1.0 - sse[:, 1] / sse[:, 0]
+    ok = n >= 2
+    np.testing.assert_allclose(whole[ok], want[ok], rtol=1e-9, atol=1e-12)
+
+
+@settings(max_examples=40, deadline=None)
+@given(st.lists(st.lists(st.floats(0.0, 100.0).map(lambda v: round(v, 1)), min_size=1,
+                         max_size=30), min_size=1, max_size=10), st.integers(1, 6))
+def test_programme_variants_agree_to_the_last_bit(segments: list[list[float]],
+                                                 k_max: int) -> None:
+    """Step by step, with the kept costs, and in whole-array steps: same values and splits."""
+    import engagequal.kernels.ckmeans as ck
+
+    flat = np.concatenate([np.sort(s) for s in segments])
+    starts = np.cumsum([0] + [len(s) for s in segments[:-1]]).astype(np.int64)
+    lengths = ck._lengths(starts, flat.size)
+    idx = np.arange(starts.size)
+    width = int(lengths.max())
+    p1, p2, _, _ = ck._padded(flat, starts, lengths, idx, width)
+    out = []
+    for dense, kept in ((0, 0), (0, 1 << 40), (1 << 40, 0)):
+        old = ck._DENSE_CELLS, ck._KEPT_CELLS
+        ck._DENSE_CELLS, ck._KEPT_CELLS = dense, kept
+        try:
+            out.append(ck._dp(p1, p2, k_max) + ck._dp(p1, p2, k_max, costs=False))
+        finally:
+            ck._DENSE_CELLS, ck._KEPT_CELLS = old
+    for other in out[1:]:
+        for a, b in zip(out[0], other, strict=True):
+            np.testing.assert_array_equal(a, b)

@@ -255,6 +255,38 @@ def test_lognormal_egos_are_flagged_as_chance() -> None:
     assert np.mean(flagged) >= 0.7
 
 
+@pytest.mark.parametrize("null_model", ["lognormal", "shuffle"])
+def test_null_blocks_do_not_change_the_p_values(null_model: str,
+                                                monkeypatch: pytest.MonkeyPatch) -> None:
+    """Blocks of one ego (and flat kernels of one value) give the p-values of whole blocks."""
+    import engagequal.kernels.ckmeans as ck
+    import engagequal.metrics.layers as lay
+
+    table, _ = eq.synth.population(400, 30_000, seed=5)
+    ev = eq.read_events(table)
+    want = eq.dunbar_layers(ev, method="natural", level="ego", null_model=null_model, seed=1)
+    assert want.column("null_p").drop_null().to_numpy().size > 20
+    monkeypatch.setattr(lay, "_NULL_BLOCK", 1)
+    monkeypatch.setattr(ck, "_BLOCK", 1)
+    got = eq.dunbar_layers(ev, method="natural", level="ego", null_model=null_model, seed=1)
+    assert got.equals(want)
+
+
+def test_lognormal_order_statistics() -> None:
+    """The sorted samples without a sort have the normal order statistics' means."""
+    from engagequal.metrics.layers import _lognormal_sorted, _SampleLayout
+
+    g = np.random.default_rng(0)
+    n = np.full(20_000, 3)
+    lay = _SampleLayout.of(n)
+    z = _lognormal_sorted(g, lay, np.ones(n.size), log_scale=True).reshape(-1, 3)
+    assert (np.diff(z, axis=1) >= 0).all()
+    # E[Z_(1)] of three standard normals is -3 / (2 sqrt(pi)) = -0.8463
+    np.testing.assert_allclose(z.mean(axis=0), [-0.8463, 0.0, 0.8463], atol=0.02)
+    x = _lognormal_sorted(g, lay, np.full(n.size, 0.5), log_scale=False)
+    assert (x > 0).all() and np.log(x).std() == pytest.approx(0.5, rel=0.03)
+
+
 def test_synth_population_recovery() -> None:
     from engagequal.synth import population
 

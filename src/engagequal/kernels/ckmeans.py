@@ -11,20 +11,28 @@ inside a bucket, never over segments.
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 
 import numpy as np
 from numpy.typing import NDArray
 
 from engagequal.kernels.parallel import pmap
+from engagequal.kernels.segments import segment_blocks
 
-__all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "gaussian_bic"]
+__all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "explained_share",
+           "gaussian_bic"]
 
 #: cells (segments x padded length) per chunk of the dynamic programme
 _CHUNK_CELLS = 1 << 20
 #: segments longer than this run the divide-and-conquer rows (:func:`_monotone_row`)
 _WIDE = 256
+#: values per block of the flat kernels (whose temporaries then stay in the cache)
+_BLOCK = 1 << 16
+#: padded cells times width up to which the quadratic programme keeps its cluster costs
+_KEPT_CELLS = 1 << 22
+#: chunks of at most this many cells run the programme in whole-array steps (:func:`_dp_dense`)
+_DENSE_CELLS = 1 << 12
 #: candidates per group of a divide-and-conquer level (about ten arrays of this size)
 _LEVEL_CELLS = 1 << 18
 
@@ -128,16 +136,27 @@ def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64], k_max: int,
         for k in range(1, min(k_max, width)):
             _monotone_row(p1, p2, *rows(k), b[k], k, n)
         return (d if costs else d[:0]), b
+    if e * width <= _DENSE_CELLS:  # a small chunk: every step at once, the costs shared
+        return _dp_dense(p1, p2, d, b, k_max, rows, splits=splits, costs=costs)
+    # the costs of the last clusters, kept for the next k when they fit
+    kept: list[NDArray[np.float64]] | None = [] if e * width * width <= _KEPT_CELLS else None
     for k in range(1, min(k_max, width)):
         prev, best = rows(k)
         for j in range(k, width):  # the last cluster is [j .. i]
-            cand = p1[:, j + 1:] - p1[:, j:j + 1]
-            np.multiply(cand, cand, out=cand)
-            np.divide(cand, cnt[:width - j], out=cand)
-            cost = p2[:, j + 1:] - p2[:, j:j + 1]
-            np.subtract(cost, cand, out=cand)
-            np.maximum(cand, 0.0, out=cand)
-            np.add(cand, prev[:, j - 1:j], out=cand)
+            if kept is not None and j <= len(kept):
+                cand = kept[j - 1] + prev[:, j - 1:j]
+            else:
+                cand = p1[:, j + 1:] - p1[:, j:j + 1]
+                np.multiply(cand, cand, out=cand)
+                np.divide(cand, cnt[:width - j], out=cand)
+                cost = p2[:, j + 1:] - p2[:, j:j + 1]
+                np.subtract(cost, cand, out=cand)
+                np.maximum(cand, 0.0, out=cand)
+                if kept is not None and k < min(k_max, width) - 1:
+                    kept.append(cand)
+                    cand = cand + prev[:, j - 1:j]
+                else:
+                    np.add(cand, prev[:, j - 1:j], out=cand)
             tgt = best[:, j:]
             if splits:
                 better = cand < tgt
@@ -145,6 +164,38 @@ def _dp(p1: NDArray[np.float64], p2: NDArray[np.float64], k_max: int,
                 np.copyto(b[k][:, j:], np.int32(j), where=better)
             else:
                 np.minimum(tgt, cand, out=tgt)
+    return (d if costs else d[:0]), b
+
+
+def _dp_dense(p1: NDArray[np.float64], p2: NDArray[np.float64], d: NDArray[np.float64],
+              b: NDArray[np.int32], k_max: int,
+              rows: Callable[[int], tuple[NDArray[np.float64], NDArray[np.float64]]], *,
+              splits: bool, costs: bool) -> tuple[NDArray[np.float64], NDArray[np.int32]]:
+    """The rows of :func:`_dp` on a small chunk, each in a few whole-array steps.
+
+    The costs of all the last clusters ``[j .. i]`` are computed once, with
+    the operations of the step-by-step programme in the same order, and
+    shared by every ``k``; the minimum over ``j`` then takes the leftmost
+    optimum, as the step-by-step ``<`` does.  Same values, same splits,
+    without a Python step per start on chunks too small to amortise one.
+    """
+    width = p1.shape[1] - 1
+    j = np.arange(1, width)[:, None]
+    cnt = (np.arange(1, width)[None, :] - j + 1).astype(np.float64)  # (starts, ends)
+    cost = p1[:, None, 2:] - p1[:, 1:width, None]
+    np.multiply(cost, cost, out=cost)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        np.divide(cost, cnt, out=cost)
+    np.subtract(p2[:, None, 2:] - p2[:, 1:width, None], cost, out=cost)
+    np.maximum(cost, 0.0, out=cost)
+    cost[:, cnt <= 0] = np.inf
+    for k in range(1, min(k_max, width)):  # C[e, j - 1, i - 1] for the last cluster [j .. i]
+        prev, best = rows(k)
+        cand = cost[:, k - 1:, k - 1:] + prev[:, k - 1:width - 1, None]
+        tgt = best[:, k:]
+        np.minimum(tgt, cand.min(axis=1), out=tgt)
+        if splits:
+            b[k][:, k:] = np.where(np.isfinite(tgt), cand.argmin(axis=1) + k, 0)
     return (d if costs else d[:0]), b
 
 
@@ -212,20 +263,23 @@ def _cluster_stats(p1: NDArray[np.float64], p2: NDArray[np.float64], b: NDArray[
     Rows with ``n < k`` are garbage; callers mask them.
     """
     e = n.size
-    rows = np.arange(e)
+    width = b.shape[2]
+    row_at = np.arange(e, dtype=np.int64) * width  # flat offsets: one take per step
     starts = np.zeros((e, k), dtype=np.int64)
     end = n - 1
     ends = np.zeros((e, k), dtype=np.int64)
     for c in range(k - 1, -1, -1):
-        safe_end = np.clip(end, 0, b.shape[2] - 1)
-        j = b[c, rows, safe_end].astype(np.int64) if c > 0 else np.zeros(e, np.int64)
-        starts[:, c] = j
         ends[:, c] = end
-        end = j - 1
+        if c > 0:
+            j = b[c].ravel().take(row_at + np.clip(end, 0, width - 1)).astype(np.int64)
+            starts[:, c] = j
+            end = j - 1
     size = ends - starts + 1
-    lo, hi = starts, np.maximum(ends, starts) + 1
-    a1 = np.take_along_axis(p1, hi, 1) - np.take_along_axis(p1, lo, 1)
-    a2 = np.take_along_axis(p2, hi, 1) - np.take_along_axis(p2, lo, 1)
+    at = (row_at + np.arange(e, dtype=np.int64))[:, None]  # rows of width + 1 sums
+    lo, hi = starts + at, np.maximum(ends, starts) + 1 + at
+    f1, f2 = p1.ravel(), p2.ravel()
+    a1 = f1.take(hi) - f1.take(lo)
+    a2 = f2.take(hi) - f2.take(lo)
     sse = np.maximum(a2 - a1 * a1 / np.maximum(size, 1), 0.0)
     return starts, size, sse, a1 / np.maximum(size, 1)
 
@@ -288,6 +342,80 @@ def ckmeans_sse(values: NDArray[np.float64], starts: NDArray[np.int64],
         out[segs, :k_rows] = np.take_along_axis(d, last, 2)[:, :, 0].T
         if k_max > 1:
             out[segs, k_max - 1] = _last_cost(p1, p2, d[k_max - 2], n, k_max - 1)
+    return out
+
+
+def explained_share(values: NDArray[np.float64], starts: NDArray[np.int64],
+                    k: int) -> NDArray[np.float64]:
+    """Share of each segment's variance explained by its optimal ``k`` clusters.
+
+    ``1 - SSE_k / SSE_1`` in ``[0, 1]`` (NaN for a segment without spread or
+    shorter than ``k``; exactly 1 for ``k`` values with spread), for values
+    sorted ascending within each segment.  ``values`` may be 2-D, one sample
+    of the same segments per row (the result is then one row per sample).
+
+    For ``k = 2`` in flat passes without the programme: the two clusters are
+    a prefix of ``t`` values and the rest, whose between-cluster sum of
+    squares, for values centred on the segment mean with prefix sum
+    ``L_t``, is ``L_t**2 * n / (t * (n - t))``; the share is its maximum
+    over ``t`` divided by ``SSE_1`` (no difference of sums of squares, so no
+    cancellation).  Other ``k`` go through :func:`ckmeans_sse`, all the
+    samples at once.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> explained_share(np.array([1.0, 2.0, 10.0, 11.0, 3.0, 3.0]), np.array([0, 4]), 2).round(6)
+    array([0.987805,        nan])
+    """
+    x = np.asarray(values, dtype=np.float64)
+    rows = x.reshape(-1, x.shape[-1])
+    size = rows.shape[1]
+    n = _lengths(starts, size)
+    out = np.full((rows.shape[0], starts.size), np.nan)
+    if k != 2:  # the samples side by side: one programme, as many more segments
+        tiled = (starts[None, :] + size * np.arange(rows.shape[0])[:, None]).ravel()
+        sse = ckmeans_sse(np.ascontiguousarray(rows).ravel(), tiled, k)
+        with np.errstate(divide="ignore", invalid="ignore"):
+            share = 1.0 - sse[:, k - 1] / sse[:, 0]
+        share[~np.isfinite(sse[:, k - 1])] = np.nan
+        out[:] = share.reshape(out.shape)
+    else:
+        per = max(1, _BLOCK // rows.shape[0])
+        for a, b in segment_blocks(starts, size, per):
+            lo, hi = int(starts[a]), (int(starts[b]) if b < starts.size else size)
+            out[:, a:b] = _share_two(rows[:, lo:hi], starts[a:b] - lo, n[a:b])
+    # k clusters of k values explain everything: exactly 1, whatever the rounding
+    np.minimum(out, 1.0, out=out)
+    out[:, n == k] = np.where(np.isnan(out[:, n == k]), np.nan, 1.0)
+    result: NDArray[np.float64] = out.reshape(*x.shape[:-1], starts.size)
+    return result
+
+
+def _share_two(x: NDArray[np.float64], st: NDArray[np.int64],
+               n: NDArray[np.int64]) -> NDArray[np.float64]:
+    """:func:`explained_share` with ``k = 2`` of the rows of ``x`` (one block)."""
+    seg = np.repeat(np.arange(st.size), n)
+    nf = n.astype(np.float64)
+    xc = x - (np.add.reduceat(x, st, axis=1) / nf)[:, seg]
+    tss = np.add.reduceat(xc * xc, st, axis=1)
+    # centred prefix sums: the running sum returns to about zero at every
+    # start; what is left of the previous segment is taken off
+    c = np.cumsum(xc, axis=1, out=xc)
+    left = np.zeros((x.shape[0], st.size))
+    left[:, 1:] = c[:, st[1:] - 1]
+    c -= left[:, seg]
+    # the weight n / (t (n - t)) of the split after t values; none for t = n
+    t = np.arange(1, x.shape[1] + 1, dtype=np.float64)
+    t -= st.astype(np.float64)[seg]
+    nn = nf[seg]
+    w = t * (nn - t)
+    np.divide(nn, w, out=w, where=w > 0)
+    w[t >= nn] = 0.0
+    c *= c
+    c *= w
+    with np.errstate(divide="ignore", invalid="ignore"):
+        out: NDArray[np.float64] = np.maximum.reduceat(c, st, axis=1) / tss
     return out
 
 
@@ -403,9 +531,10 @@ def ckmeans_segments(
         _, b = _dp(p1, p2, k_max, lengths[segs], costs=False)
         n = lengths[segs]
         nd = distinct[segs]
-        for kk in range(1, k_max + 1):
+        cuts = {}  # the cluster starts of every k, for the labels of the chosen one
+        for kk in range(1, min(k_max, int(n.max())) + 1):  # longer k: inf and -inf already
             ok = n >= kk
-            _, size, sse, cmean = _cluster_stats(p1, p2, b, n, kk)
+            cuts[kk], size, sse, cmean = _cluster_stats(p1, p2, b, n, kk)
             tot = np.where(ok, sse.sum(axis=1), np.inf)
             sse_all[segs, kk - 1] = tot
             fl = floor[segs][:, None]
@@ -423,7 +552,7 @@ def ckmeans_segments(
         lab = np.zeros((segs.size, width), dtype=np.int64)
         for kk in np.unique(kc):
             rows = np.flatnonzero(kc == kk)
-            st, _, _, _ = _cluster_stats(p1[rows], p2[rows], b[:, rows], n[rows], int(kk))
+            st = cuts[int(kk)][rows]
             mark = np.zeros((rows.size, width + 1), dtype=np.int64)
             if kk > 1:
                 mark[np.repeat(np.arange(rows.size), kk - 1), st[:, 1:].ravel()] = 1

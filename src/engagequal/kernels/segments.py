@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["bincount", "few_edges", "group_sorted", "segment_starts", "segmented_median",
+__all__ = ["bincount", "few_edges", "group_sorted", "segment_blocks", "segment_starts",
+           "segmented_median",
            "sort_with_order", "sort_within_segments"]
 
 
@@ -20,6 +22,29 @@ def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
     flag[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
     return np.flatnonzero(flag)
+
+
+def segment_blocks(starts: NDArray[np.int64], n: int, size: int) -> list[tuple[int, int]]:
+    """Runs ``[a, b)`` of whole segments holding about ``size`` values each.
+
+    ``starts`` are the ascending starts of non-empty segments over ``n``
+    values.  A block starts at the first segment start at or past a multiple
+    of ``size`` (a segment longer than ``size`` makes a longer block).
+    Flat kernels that work block by block keep their temporaries in the
+    cache and reuse them, instead of faulting in a dozen fresh arrays as
+    long as all the values (about twice as slow here).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> segment_blocks(np.array([0, 3, 4, 9]), 12, 4)
+    [(0, 2), (2, 3), (3, 4)]
+    """
+    if starts.size == 0:
+        return []
+    cuts = np.unique(np.searchsorted(starts, np.arange(size, n, size), side="left"))
+    inner = cuts[(cuts > 0) & (cuts < starts.size)].tolist()
+    return list(itertools.pairwise([0, *inner, int(starts.size)]))
 
 
 def few_edges(edges: NDArray[Any], x: NDArray[Any], *,

@@ -8,6 +8,7 @@ contact frequency ``f(u, v) = w(u, v) / Y`` (weighted contacts per year).
 
 from __future__ import annotations
 
+import itertools
 from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import Any
@@ -21,11 +22,11 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
-from engagequal.kernels.ckmeans import ckmeans_segments, ckmeans_sse
+from engagequal.kernels.ckmeans import ckmeans_segments, explained_share
 from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_ranks
-from engagequal.kernels.segments import bincount, few_edges, segment_starts
+from engagequal.kernels.segments import bincount, few_edges, segment_blocks, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
 
@@ -51,6 +52,8 @@ _YEAR_S = 365.25 * 86_400.0
 _DAY_S = 86_400.0
 #: variance floor of the BIC on the log scale (natural log units squared)
 _LOG_VAR_FLOOR = 1e-4
+#: values per block of a null draw (the temporaries of a block stay in the cache)
+_NULL_BLOCK = 1 << 16
 
 
 @dataclass(frozen=True, eq=False)
@@ -577,83 +580,124 @@ def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.in
             draws: int, log_scale: bool, seed: int | np.random.Generator) -> NDArray[np.float64]:
     """p-value of each tested ego's explained share ``1 - SSE_k / SSE_1`` under the null.
 
-    Each draw takes its random numbers from its own generator, spawned from
-    the seed, in ego order: for the lognormal model ``n + 1`` standard
-    exponentials per ego of ``n`` tested ties (the sorted sample without a
-    sort: the order statistics of ``n`` standard normals are the normal
-    quantiles of ``S_i / S_{n+1}``, ``S`` the partial sums of the
-    exponentials, summed exactly in fixed point; Renyi), for the shuffle
-    model one permutation of all tested values.  The programme then runs on
-    the egos grouped by their number of layers ``k``, each group only up to
-    its own ``k`` (most egos have two).
+    The tested egos are grouped by their number of layers ``k`` (most have
+    two).  Each draw takes its random numbers from its own generator,
+    spawned from the seed: for the lognormal model ``n + 1`` standard
+    exponentials per ego of ``n`` tested ties (see :func:`_lognormal_sorted`),
+    for the shuffle model one permutation of all tested values.  The shares
+    are then computed on blocks of whole egos with the same ``k``, every
+    draw of a block at once (the programme runs only up to the block's
+    ``k``; a block's temporaries stay in the cache).
     """
     rng = np.random.default_rng(seed)
     lengths = np.diff(np.append(starts, xs.size))
     segs = np.flatnonzero(tested)
-    kk = k[segs]
+    segs = segs[np.argsort(k[segs], kind="stable")]
+    kk, n = k[segs], lengths[segs]
     ne = segs.size
     with np.errstate(divide="ignore", invalid="ignore"):
         r_obs = np.nan_to_num(1.0 - sse[segs, kk - 1] / sse[segs, 0], nan=1.0)
-    n = lengths[segs]
-    seg_of = np.repeat(np.arange(ne), n)
     vals = xs[_segment_positions(starts[segs], n)]
-    logs = vals if log_scale else np.log(vals)
-    nn = n.astype(np.float64)
-    mu = bincount(seg_of, weights=logs, minlength=ne) / nn
-    var = bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn
-    sigma = np.sqrt(var)
-    first = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    # exponentials of ego s: [first[s] + s, first[s] + s + n[s]], the last one closing S
-    tie_slot = np.arange(vals.size, dtype=np.int64) + seg_of
-    end_slot = first + np.arange(ne) + n
-    # the programme's layout: egos by number of layers
-    by_k = np.argsort(kk, kind="stable")
-    k_sorted, n_k = kk[by_k], n[by_k]
-    first_k = np.concatenate([[0], np.cumsum(n_k)[:-1]]).astype(np.int64)
-    to_k = _segment_positions(first[by_k], n_k)
-    k_vals, k_at = np.unique(k_sorted, return_index=True)
-    groups = list(zip(k_vals.tolist(), k_at.tolist(), [*k_at[1:].tolist(), ne], strict=True))
-    r_obs_k = r_obs[by_k]
+    seg_of = np.repeat(np.arange(ne), n)
+    sigma = np.zeros(ne)
+    if not log_scale:  # the share is blind to the scale e**mu and, on logs, to sigma too
+        logs = np.log(vals)
+        nn = n.astype(np.float64)
+        mu = bincount(seg_of, weights=logs, minlength=ne) / nn
+        sigma = np.sqrt(bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn)
+        del logs, mu
+    first = np.zeros(ne, dtype=np.int64)
+    np.cumsum(n[:-1], out=first[1:])
 
-    def sorted_sample(g: np.random.Generator) -> NDArray[np.float64]:
+    samples = np.empty((draws, vals.size))
+    blocks = [(int(first[a]), int(first[a] + n[a:b].sum()), a, b, _SampleLayout.of(n[a:b]))
+              for a, b in segment_blocks(first, vals.size, _NULL_BLOCK)]
+
+    def sample(row: int, g: np.random.Generator) -> None:
         if null_model != "lognormal":
             perm = g.permutation(vals)
-            out: NDArray[np.float64] = perm[np.lexsort((perm, seg_of))]
-            return out
-        # partial sums in 32.32 fixed point: integer sums are exact (wrapping
-        # included), so an ego's sample does not depend on the egos before it
-        e = g.standard_exponential(vals.size + ne)
-        e *= 2.0 ** 32
-        c = np.cumsum(e.astype(np.int64))
-        base = np.where(end_slot - n > 0, c[np.maximum(end_slot - n - 1, 0)], 0)
-        total = (c[end_slot] - base).astype(np.float64)
-        u = (c[tie_slot] - base[seg_of]).astype(np.float64)
-        u /= total[seg_of]
-        np.clip(u, 1e-300, 1.0 - 2.0 ** -53, out=u)
-        z: NDArray[np.float64] = special.ndtri(u)
-        z *= sigma[seg_of]
-        z += mu[seg_of]
-        return z if log_scale else np.exp(z, out=z)
-
-    def draw(g: np.random.Generator) -> NDArray[np.bool_]:
-        sample = sorted_sample(g)[to_k]
-        s_k, s_1 = np.empty(ne), np.empty(ne)
-        for kv, r0, r1 in groups:  # a loop over layer counts
-            v0 = int(first_k[r0])
-            v1 = int(first_k[r1]) if r1 < ne else vals.size
-            sse_g = ckmeans_sse(sample[v0:v1], first_k[r0:r1] - v0, kv)
-            s_k[r0:r1], s_1[r0:r1] = sse_g[:, kv - 1], sse_g[:, 0]
-        with np.errstate(divide="ignore", invalid="ignore"):
-            r_null = 1.0 - s_k / s_1
-        out = np.empty(ne, dtype=bool)
-        out[by_k] = np.nan_to_num(r_null, nan=1.0) >= r_obs_k
-        return out
+            samples[row] = perm[np.lexsort((perm, seg_of))]
+            return
+        for lo, hi, a, b, lay in blocks:  # block by block: the same numbers as in one piece
+            samples[row, lo:hi] = _lognormal_sorted(g, lay, sigma[a:b], log_scale=log_scale)
 
     # one generator per draw, spawned from the seed: the same draws on any number of threads
-    hits = np.sum(pmap(draw, rng.spawn(draws)), axis=0, dtype=np.float64)
+    pmap(lambda item: sample(*item), list(enumerate(rng.spawn(draws))))
+    # the share of every draw, on blocks of whole egos with the same k, all draws at once:
+    # ``draws`` times more segments per step of the programme
+    k_at = np.flatnonzero(np.diff(kk, prepend=-1))
+    plan = []
+    for r0, r1 in itertools.pairwise([*k_at.tolist(), ne]):
+        f = first[r0:r1] - first[r0]
+        size = (_NULL_BLOCK if kk[r0] == 2 else 4 * _NULL_BLOCK) // draws + 1
+        plan += [(int(kk[r0]), r0 + a, r0 + b)
+                 for a, b in segment_blocks(f, int(n[r0:r1].sum()), size)]
+
+    def hits(step: tuple[int, int, int]) -> NDArray[np.float64]:
+        kv, a, b = step
+        lo = int(first[a])
+        r_null = explained_share(samples[:, lo:lo + int(n[a:b].sum())], first[a:b] - lo, kv)
+        r_null = np.nan_to_num(r_null, nan=1.0)
+        out: NDArray[np.float64] = (r_null >= r_obs[a:b]).sum(axis=0, dtype=np.float64)
+        return out
+
     p = np.full(starts.size, np.nan)
-    p[segs] = (1.0 + hits) / (1.0 + draws)
+    p[segs] = (1.0 + np.concatenate(pmap(hits, plan))) / (1.0 + draws)
     return p
+
+
+@dataclass(frozen=True, eq=False)
+class _SampleLayout:
+    """Where each value of a block of egos takes its exponentials (see :func:`_lognormal_sorted`).
+
+    Ego ``j`` of ``n[j]`` values uses the slots ``first[j] + j .. first[j] +
+    j + n[j]``, the last closing its sum.  The layout is the same for every
+    draw, so it is built once.
+    """
+
+    seg: NDArray[np.intp]   # ego of each value
+    slot: NDArray[np.intp]  # slot of each value
+    end: NDArray[np.intp]   # closing slot of each ego
+    prev: NDArray[np.intp]  # the slot before each ego's first (0 for the first ego)
+
+    @classmethod
+    def of(cls, n: NDArray[np.int64]) -> _SampleLayout:
+        m = n.size
+        seg = np.repeat(np.arange(m, dtype=np.intp), n)
+        first = np.zeros(m, dtype=np.intp)
+        np.cumsum(n[:-1], out=first[1:])
+        end = first + np.arange(m) + n
+        return cls(seg=seg, slot=np.arange(seg.size, dtype=np.intp) + seg, end=end,
+                   prev=np.maximum(end - n - 1, 0))
+
+
+def _lognormal_sorted(g: np.random.Generator, lay: _SampleLayout,
+                      sigma: NDArray[np.float64], *, log_scale: bool) -> NDArray[np.float64]:
+    """A sorted sample of each ego's values, without a sort.
+
+    ``exp(sigma * Z)`` for standard normals ``Z`` (``Z`` itself on the log
+    scale): the lognormal of the ego up to its scale ``e**mu`` (and, on the
+    log scale, the normal up to shift and scale), which the explained share
+    does not see.  The order statistics of ``n`` standard normals are the
+    normal quantiles of ``S_i / S_{n+1}``, ``S`` the partial sums of
+    ``n + 1`` standard exponentials (Renyi).  The partial sums are taken in
+    32.32 fixed point: integer sums are exact (wrapping included), so an
+    ego's sample does not depend on the egos before it.
+    """
+    e = g.standard_exponential(lay.seg.size + lay.end.size)
+    e *= 2.0 ** 32
+    c = np.cumsum(e.astype(np.int64))
+    base = c[lay.prev]
+    base[0] = 0
+    total = (c[lay.end] - base).astype(np.float64)
+    u = (c[lay.slot] - base[lay.seg]).astype(np.float64)
+    u /= total[lay.seg]
+    np.clip(u, 1e-300, 1.0 - 2.0 ** -53, out=u)
+    z: NDArray[np.float64] = special.ndtri(u)
+    if log_scale:
+        return z
+    z *= sigma[lay.seg]
+    return np.exp(z, out=z)
 
 
 def _segment_positions(starts: NDArray[np.int64], n: NDArray[np.int64]) -> NDArray[np.int64]:
@@ -666,15 +710,16 @@ def _segment_positions(starts: NDArray[np.int64], n: NDArray[np.int64]) -> NDArr
 
 def _ego_table(ev: Events, ties: _Ties, layer: NDArray[np.int64], n_cols: int, *,
                method: str, extra: dict[str, Any], alpha: float) -> pa.Table:
-    nu = ev.n_users
-    egos = np.unique(ties.ego)
-    active_size = bincount(ties.ego, weights=ties.active, minlength=nu)[egos].astype(np.int64)
-    inl = layer > 0
-    # per ego and layer: 32-bit counts (one ego cannot hold 2**31 ties here)
-    counts = np.zeros((egos.size, n_cols + 1), dtype=np.int32)
-    pos = np.searchsorted(egos, ties.ego[inl])
-    np.add.at(counts, (pos, layer[inl]), 1)
-    del pos, inl
+    starts = segment_starts(ties.ego)  # the ties are sorted by ego
+    egos = ties.ego[starts]
+    active_size = (np.add.reduceat(ties.active, starts, dtype=np.int64) if starts.size
+                   else np.zeros(0, np.int64))
+    # per ego and layer (column 0: no layer)
+    cell = np.repeat(np.arange(egos.size, dtype=np.int64) * (n_cols + 1),
+                     np.diff(np.append(starts, layer.size)))
+    cell += layer
+    counts = bincount(cell, minlength=egos.size * (n_cols + 1)).reshape(egos.size, n_cols + 1)
+    del cell
     n_layers = (counts[:, 1:] > 0).sum(axis=1).astype(np.int64)
     cum = np.cumsum(counts[:, 1:], axis=1, dtype=np.int32)
     del counts
