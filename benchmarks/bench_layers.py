@@ -97,7 +97,7 @@ def main() -> None:
     rows.append(("engagequal natural (no null)",
                  best_of(lambda: run("natural", null_model=None), a.rep)))
     rows.append(("engagequal natural (lognormal, 19 draws)",
-                 best_of(lambda: run("natural", level="ego"), 1)))
+                 best_of(lambda: run("natural", level="ego"), a.rep)))
     for name, s in rows:
         print(f"{name:42s} {s:7.3f} s   x{s / t_duck:5.2f} of DuckDB")
     peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -561,8 +561,9 @@ class NullStream(np.random.Generator):
     (``standard_exponential`` for the lognormal model, a ``permutation`` of
     all tested values for the shuffle model).  This generator spawns the same
     children, and each child replays its whole draw and hands the block its
-    slice ``[offset, offset + n)``, so the in-memory kernel run on the block
-    draws exactly the values it would draw on all egos.
+    slice ``[offset, offset + n)`` (consecutive calls the consecutive
+    slices), so the in-memory kernel run on the block draws exactly the
+    values it would draw on all egos.
     """
 
     def __init__(self, seed: Any, offset: int, total: int,
@@ -573,14 +574,18 @@ class NullStream(np.random.Generator):
         src = copy.deepcopy(seed) if isinstance(seed, np.random.Generator) else seed
         self._stream = np.random.default_rng(src)
         self._offset, self._total, self._pool = int(offset), int(total), pool
+        self._z: NDArray[np.float64] | None = None  # the whole draw, replayed once
 
     def spawn(self, n_children: int) -> list[np.random.Generator]:
         return [NullStream(child, self._offset, self._total, self._pool)
                 for child in self._stream.spawn(n_children)]
 
     def standard_exponential(self, size: Any = None, *args: Any, **kwargs: Any) -> Any:
-        z = self._stream.standard_exponential(self._total)
-        return z[self._offset:self._offset + int(np.prod(size))]
+        if self._z is None:
+            self._z = self._stream.standard_exponential(self._total)
+        lo = self._offset  # consecutive calls take consecutive numbers, as on one stream
+        self._offset += int(np.prod(size))
+        return self._z[lo:self._offset]
 
     def permutation(self, x: Any, axis: int = 0) -> Any:
         assert self._pool is not None, "the shuffle null model needs the pool of all egos"

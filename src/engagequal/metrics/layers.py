@@ -25,7 +25,7 @@ from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, explained_share
 from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.parallel import aside, pmap
-from engagequal.kernels.ranks import segment_ranks
+from engagequal.kernels.ranks import segment_order, segment_ranks
 from engagequal.kernels.segments import bincount, few_edges, segment_blocks, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
@@ -521,22 +521,24 @@ def _assign(ties: _Ties, *, method: str, sizes: Sequence[int],
         return layer, k_max, extra
     ego = ties.ego[act]
     x = np.log(ties.strength[act]) if log_scale else ties.strength[act]
-    order = np.lexsort((x, ego))
+    order = segment_order(ego, x)
     xs, es = x[order], ego[order]
     starts = segment_starts(es)
     floor = _LOG_VAR_FLOOR if log_scale else (1.0 / ties.years) ** 2 / 12.0
     lengths = np.diff(np.append(starts, xs.size))
     k, labels, sse = _cluster_egos(xs, starts, lengths, k_max=k_max, var_floor=floor,
                                    rate_years=ties.years, log_rates=log_scale)
-    seg_of = np.repeat(np.arange(starts.size), lengths)
-    lay_sorted = k[seg_of] - labels
-    del seg_of, labels
-    layer[act[order]] = lay_sorted
+
+    def place() -> None:  # layer 1 = the strongest of the ego's k clusters
+        layer[act[order]] = np.repeat(k, lengths) - labels
+
+    placed = aside(place)  # while the chance check runs
     p = np.full(starts.size, np.nan)
     tested = k >= 2
     if null_model is not None and null_draws > 0 and tested.any():
         p = _null_p(xs, starts, k, sse, tested, null_model=null_model,
                     draws=int(null_draws), log_scale=log_scale, seed=seed)
+    placed()
     extra.update(k=k, egos=es[starts], p=p, tested=tested)
     return layer, k_max, extra
 
@@ -580,46 +582,57 @@ def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.in
             draws: int, log_scale: bool, seed: int | np.random.Generator) -> NDArray[np.float64]:
     """p-value of each tested ego's explained share ``1 - SSE_k / SSE_1`` under the null.
 
-    The tested egos are grouped by their number of layers ``k`` (most have
-    two).  Each draw takes its random numbers from its own generator,
-    spawned from the seed: for the lognormal model ``n + 1`` standard
-    exponentials per ego of ``n`` tested ties (see :func:`_lognormal_sorted`),
-    for the shuffle model one permutation of all tested values.  The shares
-    are then computed on blocks of whole egos with the same ``k``, every
-    draw of a block at once (the programme runs only up to the block's
-    ``k``; a block's temporaries stay in the cache).
+    Each draw takes its random numbers from its own generator, spawned from
+    the seed, in ego order: for the lognormal model ``n + 1`` standard
+    exponentials per tested ego of ``n`` ties (see :func:`_lognormal_sorted`;
+    taken block by block, which gives the same numbers as one call), for the
+    shuffle model one permutation of all tested values.  The samples are laid
+    out with the egos grouped by their number of layers ``k`` (most have
+    two), and the shares computed on blocks of whole egos with the same
+    ``k``, every draw of a block at once (the programme runs only up to the
+    block's ``k``; a block's temporaries stay in the cache).
     """
     rng = np.random.default_rng(seed)
     lengths = np.diff(np.append(starts, xs.size))
-    segs = np.flatnonzero(tested)
-    segs = segs[np.argsort(k[segs], kind="stable")]
-    kk, n = k[segs], lengths[segs]
-    ne = segs.size
-    with np.errstate(divide="ignore", invalid="ignore"):
-        r_obs = np.nan_to_num(1.0 - sse[segs, kk - 1] / sse[segs, 0], nan=1.0)
-    vals = xs[_segment_positions(starts[segs], n)]
-    seg_of = np.repeat(np.arange(ne), n)
+    # the draws in ego order (the random streams), the shares with egos by k
+    seg_e = np.flatnonzero(tested)
+    n_e = lengths[seg_e]
+    ne = seg_e.size
+    vals = xs[_segment_positions(starts[seg_e], n_e)]
+    seg_of = np.repeat(np.arange(ne), n_e)
     sigma = np.zeros(ne)
     if not log_scale:  # the share is blind to the scale e**mu and, on logs, to sigma too
         logs = np.log(vals)
-        nn = n.astype(np.float64)
+        nn = n_e.astype(np.float64)
         mu = bincount(seg_of, weights=logs, minlength=ne) / nn
         sigma = np.sqrt(bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn)
         del logs, mu
+    first_e = np.zeros(ne, dtype=np.int64)
+    np.cumsum(n_e[:-1], out=first_e[1:])
+    by_k = np.argsort(k[seg_e], kind="stable")
+    segs, n = seg_e[by_k], n_e[by_k]
+    kk = k[segs]
     first = np.zeros(ne, dtype=np.int64)
     np.cumsum(n[:-1], out=first[1:])
+    rank = np.empty(ne, dtype=np.int64)
+    rank[by_k] = np.arange(ne)
+    dest = _segment_positions(first[rank], n_e)  # by-k position of each ego-order value
+    with np.errstate(divide="ignore", invalid="ignore"):
+        r_obs = np.nan_to_num(1.0 - sse[segs, kk - 1] / sse[segs, 0], nan=1.0)
 
     samples = np.empty((draws, vals.size))
-    blocks = [(int(first[a]), int(first[a] + n[a:b].sum()), a, b, _SampleLayout.of(n[a:b]))
-              for a, b in segment_blocks(first, vals.size, _NULL_BLOCK)]
+    blocks = [(int(first_e[a]), int(first_e[a] + n_e[a:b].sum()), a, b,
+               _SampleLayout.of(n_e[a:b])) for a, b in segment_blocks(first_e, vals.size,
+                                                                     _NULL_BLOCK)]
 
     def sample(row: int, g: np.random.Generator) -> None:
         if null_model != "lognormal":
             perm = g.permutation(vals)
-            samples[row] = perm[np.lexsort((perm, seg_of))]
+            samples[row, dest] = perm[np.lexsort((perm, seg_of))]
             return
         for lo, hi, a, b, lay in blocks:  # block by block: the same numbers as in one piece
-            samples[row, lo:hi] = _lognormal_sorted(g, lay, sigma[a:b], log_scale=log_scale)
+            samples[row, dest[lo:hi]] = _lognormal_sorted(g, lay, sigma[a:b],
+                                                          log_scale=log_scale)
 
     # one generator per draw, spawned from the seed: the same draws on any number of threads
     pmap(lambda item: sample(*item), list(enumerate(rng.spawn(draws))))
