@@ -152,13 +152,13 @@ def read_events(
                      parent=parent, thread=thread, weight=weight)
     # Parquet string columns of kinds and ids come as dictionaries: only the
     # distinct values get hashed (integer columns are unaffected)
-    table = to_table(source, columns=list(cmap.roles().values()),
-                     dictionary=[c for c in (cmap.kind, cmap.actor, cmap.target) if c])
-    pa.default_memory_pool().release_unused()  # the reader's scratch buffers
-    with small_pages():  # short-lived scratch arrays, written in order
+    with small_pages():  # short-lived buffers and scratch arrays, written in order
+        table = to_table(source, columns=list(cmap.roles().values()),
+                         dictionary=[c for c in (cmap.kind, cmap.actor, cmap.target) if c])
+        pa.default_memory_pool().release_unused()  # the reader's scratch buffers
         ev = events_from_table(table, cmap, kind_weights=kind_weights, strict=strict)
-    del table
-    pa.default_memory_pool().release_unused()  # hand the read buffers back to the system
+        del table
+        pa.default_memory_pool().release_unused()  # hand the read buffers back to the system
     return ev
 
 
