@@ -259,3 +259,14 @@ def test_programme_variants_agree_to_the_last_bit(segments: list[list[float]],
     for other in out[1:]:
         for a, b in zip(out[0], other, strict=True):
             np.testing.assert_array_equal(a, b)
+
+
+def test_more_clusters_than_distinct_values_cost_nothing() -> None:
+    # 2, 2, 2, 5: two distinct values; with 3 or 4 clusters the SSE is exactly 0,
+    # and the choice never goes past the distinct values
+    r = ckmeans_segments(np.array([2.0, 2.0, 2.0, 5.0, 1.0, 4.0, 9.0]), np.array([0, 4]),
+                         k_max=4, var_floor=0.01)
+    assert r.sse[0].tolist() == [6.75, 0.0, 0.0, 0.0]
+    assert np.isneginf(r.bic[0, 2:]).all() and int(r.k[0]) <= 2
+    assert np.isinf(r.sse[1, 3]) and r.sse[1, 2] == 0.0  # three values: no fourth cluster
+    assert r.sse[1, :2] == pytest.approx([brute_sse([1.0, 4.0, 9.0], k) for k in (1, 2)])

@@ -49,7 +49,8 @@ class SegmentClusters:
         Cluster of each value (``0`` = the lowest values), for the chosen ``k``.
     sse : ndarray of float64, shape (n_segments, k_max)
         ``sse[s, k - 1]``: the optimal within-cluster sum of squares of segment
-        ``s`` with ``k`` clusters (``inf`` when ``k`` exceeds its length).
+        ``s`` with ``k`` clusters (``inf`` when ``k`` exceeds its length, 0
+        when it exceeds its number of distinct values).
     bic : ndarray of float64, shape (n_segments, k_max)
         The criterion of :func:`gaussian_bic` for each ``k`` (``-inf`` where ``k``
         exceeds the number of distinct values).
@@ -65,19 +66,23 @@ def _lengths(starts: NDArray[np.int64], n: int) -> NDArray[np.int64]:
     return np.diff(np.append(starts, n)).astype(np.int64)
 
 
-def _chunks(lengths: NDArray[np.int64],
-            k_max: int = 1) -> Iterator[tuple[NDArray[np.int64], int]]:
+def _chunks(lengths: NDArray[np.int64], k_max: int = 1,
+            rank: NDArray[np.int64] | None = None) -> Iterator[tuple[NDArray[np.int64], int]]:
     """Segments grouped by ``ceil(log2(length))``, in chunks of bounded size: at
     most about ``_CHUNK_CELLS`` padded cells times ``k_max`` (the programme
-    and the per-cluster statistics hold ``k_max`` values per cell)."""
+    and the per-cluster statistics hold ``k_max`` values per cell).  With
+    ``rank`` (small non-negative integers) the groups are split by rank too."""
     bucket = np.ceil(np.log2(np.maximum(lengths, 1))).astype(np.int64)
-    order = np.argsort(bucket, kind="stable")
-    b_sorted = bucket[order]
-    cuts = np.flatnonzero(np.diff(b_sorted)) + 1
+    # the padded width is the length bucket's (the centring sums run over it)
+    width_of = np.zeros(int(bucket.max()) + 1 if bucket.size else 0, dtype=np.int64)
+    np.maximum.at(width_of, bucket, lengths)
+    group = bucket if rank is None or not rank.size else bucket * (int(rank.max()) + 1) + rank
+    order = np.argsort(group, kind="stable")
+    cuts = np.flatnonzero(np.diff(group[order])) + 1
     for grp in np.split(order, cuts):
         if grp.size == 0:
             continue
-        width = int(lengths[grp].max())
+        width = int(width_of[bucket[grp[0]]])
         per = max(1, _CHUNK_CELLS // (max(width, 1) * max(k_max, 1)))
         for lo in range(0, grp.size, per):
             yield grp[lo:lo + per], width
@@ -528,11 +533,14 @@ def ckmeans_segments(
     def one(chunk: tuple[NDArray[np.int64], int]) -> None:
         segs, width = chunk  # rows and positions of its own: chunks run side by side
         p1, p2, idx, centre = _padded(values, starts, lengths, segs, width)
-        _, b = _dp(p1, p2, k_max, lengths[segs], costs=False)
         n = lengths[segs]
         nd = distinct[segs]
+        # no k beyond the chunk's most distinct values is ever chosen: the programme
+        # stops there (k beyond a segment's distinct values: SSE 0, BIC -inf, below)
+        k_top = min(k_max, int(nd.max()))
+        _, b = _dp(p1, p2, k_top, n, costs=False)
         cuts = {}  # the cluster starts of every k, for the labels of the chosen one
-        for kk in range(1, min(k_max, int(n.max())) + 1):  # longer k: inf and -inf already
+        for kk in range(1, min(k_top, int(n.max())) + 1):  # longer k: inf and -inf already
             ok = n >= kk
             cuts[kk], size, sse, cmean = _cluster_stats(p1, p2, b, n, kk)
             tot = np.where(ok, sse.sum(axis=1), np.inf)
@@ -544,6 +552,10 @@ def ckmeans_segments(
                 fl = np.maximum(fl, noise / rate_years)
             bic = gaussian_bic(size, sse, n, fl)
             bic_all[segs, kk - 1] = np.where(nd >= kk, bic, -np.inf)
+        for kk in range(2, k_max + 1):  # more clusters than distinct values: SSE 0
+            tied = (nd < kk) & (n >= kk)
+            if tied.any():
+                sse_all[segs[tied], kk - 1] = 0.0
         if k is None:
             kc = np.argmax(bic_all[segs], axis=1) + 1
         else:
@@ -560,7 +572,7 @@ def ckmeans_segments(
         valid = np.arange(width)[None, :] < n[:, None]
         labels[idx[valid]] = lab[valid]
 
-    pmap(one, list(_chunks(lengths, k_max)))
+    pmap(one, list(_chunks(lengths, k_max, rank=np.minimum(distinct, k_max))))
     return SegmentClusters(k=chosen, labels=labels, sse=sse_all, bic=bic_all)
 
 
