@@ -258,7 +258,8 @@ def test_lognormal_egos_are_flagged_as_chance() -> None:
 @pytest.mark.parametrize("null_model", ["lognormal", "shuffle"])
 def test_null_blocks_do_not_change_the_p_values(null_model: str,
                                                 monkeypatch: pytest.MonkeyPatch) -> None:
-    """Blocks of one ego (and flat kernels of one value) give the p-values of whole blocks."""
+    """Runs of one ego, one draw at a time, blocks of one ego and flat kernels of one value
+    give the p-values of whole blocks."""
     import engagequal.kernels.ckmeans as ck
     import engagequal.metrics.layers as lay
 
@@ -267,6 +268,7 @@ def test_null_blocks_do_not_change_the_p_values(null_model: str,
     want = eq.dunbar_layers(ev, method="natural", level="ego", null_model=null_model, seed=1)
     assert want.column("null_p").drop_null().to_numpy().size > 20
     monkeypatch.setattr(lay, "_NULL_BLOCK", 1)
+    monkeypatch.setattr(lay, "_NULL_CELLS", 1)
     monkeypatch.setattr(ck, "_BLOCK", 1)
     got = eq.dunbar_layers(ev, method="natural", level="ego", null_model=null_model, seed=1)
     assert got.equals(want)

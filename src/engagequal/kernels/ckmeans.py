@@ -389,7 +389,10 @@ def explained_share(values: NDArray[np.float64], starts: NDArray[np.int64],
         per = max(1, _BLOCK // rows.shape[0])
         for a, b in segment_blocks(starts, size, per):
             lo, hi = int(starts[a]), (int(starts[b]) if b < starts.size else size)
-            out[:, a:b] = _share_two(rows[:, lo:hi], starts[a:b] - lo, n[a:b])
+            step = max(1, _BLOCK // (hi - lo))  # rows at a time: a long segment, fewer rows
+            for r in range(0, rows.shape[0], step):
+                out[r:r + step, a:b] = _share_two(rows[r:r + step, lo:hi], starts[a:b] - lo,
+                                                  n[a:b])
     # k clusters of k values explain everything: exactly 1, whatever the rounding
     np.minimum(out, 1.0, out=out)
     out[:, n == k] = np.where(np.isnan(out[:, n == k]), np.nan, 1.0)

@@ -54,6 +54,8 @@ _DAY_S = 86_400.0
 _LOG_VAR_FLOOR = 1e-4
 #: values per block of a null draw (the temporaries of a block stay in the cache)
 _NULL_BLOCK = 1 << 16
+#: sampled values held at once by the chance check (draws x tested ties of a run)
+_NULL_CELLS = 1 << 22
 
 
 @dataclass(frozen=True, eq=False)
@@ -586,77 +588,117 @@ def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.in
     the seed, in ego order: for the lognormal model ``n + 1`` standard
     exponentials per tested ego of ``n`` ties (see :func:`_lognormal_sorted`;
     taken block by block, which gives the same numbers as one call), for the
-    shuffle model one permutation of all tested values.  The samples are laid
-    out with the egos grouped by their number of layers ``k`` (most have
-    two), and the shares computed on blocks of whole egos with the same
-    ``k``, every draw of a block at once (the programme runs only up to the
-    block's ``k``; a block's temporaries stay in the cache).
+    shuffle model one permutation of all tested values.  The tested egos are
+    taken in runs (in ego order) of about ``_NULL_CELLS / draws`` values, and
+    the draws of a run in groups holding at most ``_NULL_CELLS`` sampled
+    values (see :func:`_null_hits`), so memory stays bounded by that however
+    many ties there are.
     """
     rng = np.random.default_rng(seed)
     lengths = np.diff(np.append(starts, xs.size))
-    # the draws in ego order (the random streams), the shares with egos by k
     seg_e = np.flatnonzero(tested)
     n_e = lengths[seg_e]
-    ne = seg_e.size
     vals = xs[_segment_positions(starts[seg_e], n_e)]
-    seg_of = np.repeat(np.arange(ne), n_e)
-    sigma = np.zeros(ne)
+    seg_of = np.repeat(np.arange(seg_e.size), n_e)
+    sigma = np.zeros(seg_e.size)
     if not log_scale:  # the share is blind to the scale e**mu and, on logs, to sigma too
         logs = np.log(vals)
         nn = n_e.astype(np.float64)
-        mu = bincount(seg_of, weights=logs, minlength=ne) / nn
-        sigma = np.sqrt(bincount(seg_of, weights=(logs - mu[seg_of]) ** 2, minlength=ne) / nn)
+        mu = bincount(seg_of, weights=logs, minlength=seg_e.size) / nn
+        sigma = np.sqrt(bincount(seg_of, weights=(logs - mu[seg_of]) ** 2,
+                                 minlength=seg_e.size) / nn)
         del logs, mu
-    first_e = np.zeros(ne, dtype=np.int64)
-    np.cumsum(n_e[:-1], out=first_e[1:])
-    by_k = np.argsort(k[seg_e], kind="stable")
-    segs, n = seg_e[by_k], n_e[by_k]
-    kk = k[segs]
-    first = np.zeros(ne, dtype=np.int64)
-    np.cumsum(n[:-1], out=first[1:])
-    rank = np.empty(ne, dtype=np.int64)
-    rank[by_k] = np.arange(ne)
-    dest = _segment_positions(first[rank], n_e)  # by-k position of each ego-order value
     with np.errstate(divide="ignore", invalid="ignore"):
-        r_obs = np.nan_to_num(1.0 - sse[segs, kk - 1] / sse[segs, 0], nan=1.0)
+        r_obs = np.nan_to_num(1.0 - sse[seg_e, k[seg_e] - 1] / sse[seg_e, 0], nan=1.0)
+    first_e = np.zeros(seg_e.size, dtype=np.int64)
+    np.cumsum(n_e[:-1], out=first_e[1:])
+    gens = rng.spawn(draws)
+    shuffled: list[NDArray[np.float64]] | None = None
+    if null_model != "lognormal":  # one permutation of the whole pool per draw
+        runs = [(0, seg_e.size)]
 
-    samples = np.empty((draws, vals.size))
-    blocks = [(int(first_e[a]), int(first_e[a] + n_e[a:b].sum()), a, b,
-               _SampleLayout.of(n_e[a:b])) for a, b in segment_blocks(first_e, vals.size,
-                                                                     _NULL_BLOCK)]
-
-    def sample(row: int, g: np.random.Generator) -> None:
-        if null_model != "lognormal":
+        def permuted(g: np.random.Generator) -> NDArray[np.float64]:
             perm = g.permutation(vals)
-            samples[row, dest] = perm[np.lexsort((perm, seg_of))]
-            return
-        for lo, hi, a, b, lay in blocks:  # block by block: the same numbers as in one piece
-            samples[row, dest[lo:hi]] = _lognormal_sorted(g, lay, sigma[a:b],
-                                                          log_scale=log_scale)
+            out: NDArray[np.float64] = perm[np.lexsort((perm, seg_of))]
+            return out
+    else:
+        runs = segment_blocks(first_e, vals.size, max(1, _NULL_CELLS // draws))
+    hits = np.zeros(seg_e.size)
+    for a, b in runs:  # the generators go on from run to run: one stream per draw
+        lo = int(first_e[a])
+        hi = lo + int(n_e[a:b].sum())
+        for d0 in range(0, draws, max(1, _NULL_CELLS // (hi - lo))):
+            d1 = min(draws, d0 + max(1, _NULL_CELLS // (hi - lo)))
+            if null_model != "lognormal":
+                shuffled = pmap(permuted, gens[d0:d1])
+            hits[a:b] += _null_hits(gens[d0:d1], n_e[a:b], sigma[a:b], k[seg_e[a:b]],
+                                    r_obs[a:b], log_scale=log_scale,
+                                    shuffled=None if shuffled is None else
+                                    [x[lo:hi] for x in shuffled])
+    p = np.full(starts.size, np.nan)
+    p[seg_e] = (1.0 + hits) / (1.0 + draws)
+    return p
 
-    # one generator per draw, spawned from the seed: the same draws on any number of threads
-    pmap(lambda item: sample(*item), list(enumerate(rng.spawn(draws))))
-    # the share of every draw, on blocks of whole egos with the same k, all draws at once:
-    # ``draws`` times more segments per step of the programme
-    k_at = np.flatnonzero(np.diff(kk, prepend=-1))
+
+def _null_hits(gens: Sequence[np.random.Generator], n: NDArray[np.int64],
+               sigma: NDArray[np.float64], kk: NDArray[np.int64], r_obs: NDArray[np.float64],
+               *, log_scale: bool, shuffled: list[NDArray[np.float64]] | None
+               ) -> NDArray[np.float64]:
+    """How many draws of a run of egos (in ego order) explain at least their ``r_obs``.
+
+    One row of samples per generator, drawn block by block in ego order
+    (``shuffled``: the rows given), laid out with the egos grouped by their
+    number of layers ``k``; the shares are then computed on blocks of whole
+    egos with the same ``k``, every draw of a block at once (the programme
+    runs only up to the block's ``k``; a block's temporaries stay in the
+    cache).
+    """
+    m, draws = n.size, len(gens)
+    first_e = np.zeros(m, dtype=np.int64)
+    np.cumsum(n[:-1], out=first_e[1:])
+    size = int(first_e[-1] + n[-1])
+    by_k = np.argsort(kk, kind="stable")
+    n_k, k_k = n[by_k], kk[by_k]
+    first = np.zeros(m, dtype=np.int64)
+    np.cumsum(n_k[:-1], out=first[1:])
+    rank = np.empty(m, dtype=np.int64)
+    rank[by_k] = np.arange(m)
+    dest = _segment_positions(first[rank], n)  # by-k position of each ego-order value
+    samples = np.empty((draws, size))
+    if shuffled is None:
+        blocks = [(int(first_e[a]), int(first_e[a] + n[a:b].sum()), a, b,
+                   _SampleLayout.of(n[a:b])) for a, b in segment_blocks(first_e, size,
+                                                                         _NULL_BLOCK)]
+
+        def sample(row: int) -> None:  # block by block: the same numbers as in one piece
+            for lo, hi, a, b, lay in blocks:
+                samples[row, dest[lo:hi]] = _lognormal_sorted(gens[row], lay, sigma[a:b],
+                                                              log_scale=log_scale)
+
+        pmap(sample, list(range(draws)))
+    else:
+        for row, x in enumerate(shuffled):
+            samples[row, dest] = x
+    k_at = np.flatnonzero(np.diff(k_k, prepend=-1))
     plan = []
-    for r0, r1 in itertools.pairwise([*k_at.tolist(), ne]):
+    for r0, r1 in itertools.pairwise([*k_at.tolist(), m]):
         f = first[r0:r1] - first[r0]
-        size = (_NULL_BLOCK if kk[r0] == 2 else 4 * _NULL_BLOCK) // draws + 1
-        plan += [(int(kk[r0]), r0 + a, r0 + b)
-                 for a, b in segment_blocks(f, int(n[r0:r1].sum()), size)]
+        per = (_NULL_BLOCK if k_k[r0] == 2 else 4 * _NULL_BLOCK) // draws + 1
+        plan += [(int(k_k[r0]), r0 + a, r0 + b)
+                 for a, b in segment_blocks(f, int(n_k[r0:r1].sum()), per)]
+    r_obs_k = r_obs[by_k]
 
-    def hits(step: tuple[int, int, int]) -> NDArray[np.float64]:
+    def count(step: tuple[int, int, int]) -> NDArray[np.float64]:
         kv, a, b = step
         lo = int(first[a])
-        r_null = explained_share(samples[:, lo:lo + int(n[a:b].sum())], first[a:b] - lo, kv)
-        r_null = np.nan_to_num(r_null, nan=1.0)
-        out: NDArray[np.float64] = (r_null >= r_obs[a:b]).sum(axis=0, dtype=np.float64)
+        r_null = explained_share(samples[:, lo:lo + int(n_k[a:b].sum())], first[a:b] - lo, kv)
+        out: NDArray[np.float64] = (np.nan_to_num(r_null, nan=1.0) >= r_obs_k[a:b]).sum(
+            axis=0, dtype=np.float64)
         return out
 
-    p = np.full(starts.size, np.nan)
-    p[segs] = (1.0 + np.concatenate(pmap(hits, plan))) / (1.0 + draws)
-    return p
+    out = np.empty(m)
+    out[by_k] = np.concatenate(pmap(count, plan))
+    return out
 
 
 @dataclass(frozen=True, eq=False)
