@@ -27,7 +27,7 @@ from engagequal.errors import EngagequalError, InputError, MissingExtraError, Op
 from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
-from engagequal.kernels.pages import release_memory
+from engagequal.kernels.pages import arrow_pool, release_memory
 from engagequal.report import Report
 from engagequal.spill import ThreadSpill
 from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
@@ -322,7 +322,8 @@ def _consume(acc: _Accumulator, source: Any, *, whole_threads: bool | None,
         for label, read, whole in _progress(_wrap_labels(groups), total=total, desc=desc,
                                             progress=progress):
             where = label
-            batches = list(read())
+            with arrow_pool():  # the group's read buffers, as read_events does
+                batches = list(read())
             parts = _group_parts(st, batches, whole)
             del batches
             acc.add(parts)

@@ -36,11 +36,12 @@ from contextlib import contextmanager
 from functools import cache
 from typing import Any
 
-__all__ = ["release_memory", "small_pages"]
+__all__ = ["arrow_pool", "release_memory", "small_pages"]
 
 _lock = threading.Lock()
 _depth = 0
 _saved = True
+_pool_depth = 0
 _saved_pool: Any = None
 
 
@@ -86,12 +87,39 @@ def small_pages() -> Iterator[None]:
     >>> float(x.sum())
     0.0
     """
-    global _depth, _saved, _saved_pool
+    global _depth, _saved
     setter = _setter()
     with _lock:
-        if _depth == 0:
-            if setter is not None:
-                _saved = bool(setter(False))
+        if _depth == 0 and setter is not None:
+            _saved = bool(setter(False))
+        _depth += 1
+    try:
+        with arrow_pool():
+            yield
+    finally:
+        with _lock:
+            _depth -= 1
+            if _depth == 0 and setter is not None:
+                setter(_saved)
+
+
+@contextmanager
+def arrow_pool() -> Iterator[None]:
+    """Within the block, Arrow allocates from jemalloc rather than mimalloc (see the
+    module notes; nested and thread safe).  Used alone where only Arrow reads,
+    as between the batches of a stream.
+
+    Examples
+    --------
+    >>> import pyarrow as pa
+    >>> with arrow_pool():
+    ...     n = len(pa.array(range(1000)))
+    >>> n
+    1000
+    """
+    global _pool_depth, _saved_pool
+    with _lock:
+        if _pool_depth == 0:
             pools = _arrow_pools()
             _saved_pool = None
             if pools is not None:
@@ -99,20 +127,17 @@ def small_pages() -> Iterator[None]:
 
                 _saved_pool = pools[0]
                 pa.set_memory_pool(pools[1])
-        _depth += 1
+        _pool_depth += 1
     try:
         yield
     finally:
         with _lock:
-            _depth -= 1
-            if _depth == 0:
-                if setter is not None:
-                    setter(_saved)
-                if _saved_pool is not None:
-                    import pyarrow as pa
+            _pool_depth -= 1
+            if _pool_depth == 0 and _saved_pool is not None:
+                import pyarrow as pa
 
-                    pa.set_memory_pool(_saved_pool)
-                    _saved_pool = None
+                pa.set_memory_pool(_saved_pool)
+                _saved_pool = None
 
 
 @cache
