@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.segments import segment_blocks
+from engagequal.kernels.segments import segment_blocks, starts_of
 
 __all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "explained_share",
            "gaussian_bic"]
@@ -238,8 +238,7 @@ def _monotone_row(p1: NDArray[np.float64], p2: NDArray[np.float64], prev: NDArra
         inner = cuts[(cuts > 0) & (cuts < tr.size)].tolist()
         for g0, g1 in itertools.pairwise([0, *inner, tr.size]):
             ln = length[g0:g1]
-            offs = np.zeros(ln.size, dtype=np.int64)
-            np.cumsum(ln[:-1], out=offs[1:])
+            offs = starts_of(ln)
             task = np.repeat(np.arange(ln.size, dtype=it), ln)
             j = jlo[g0:g1][task] + (np.arange(task.size, dtype=it) - offs[task].astype(it))
             r, i = tr[g0:g1][task], m[g0:g1][task]
@@ -395,7 +394,8 @@ def explained_share(values: NDArray[np.float64], starts: NDArray[np.int64],
                                                   n[a:b])
     # k clusters of k values explain everything: exactly 1, whatever the rounding
     np.minimum(out, 1.0, out=out)
-    out[:, n == k] = np.where(np.isnan(out[:, n == k]), np.nan, 1.0)
+    full = n == k
+    out[:, full] = np.where(np.isnan(out[:, full]), np.nan, 1.0)
     result: NDArray[np.float64] = out.reshape(*x.shape[:-1], starts.size)
     return result
 

@@ -9,8 +9,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 __all__ = ["bincount", "few_edges", "group_sorted", "segment_blocks", "segment_starts",
-           "segmented_median",
-           "sort_with_order", "sort_within_segments"]
+           "segmented_median", "sort_with_order", "sort_within_segments", "starts_of"]
 
 
 def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -22,6 +21,20 @@ def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
     flag[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
     return np.flatnonzero(flag)
+
+
+def starts_of(lengths: NDArray[np.integer]) -> NDArray[np.int64]:
+    """Start of each segment laid end to end: the exclusive running sum of ``lengths``.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> starts_of(np.array([3, 1, 2])).tolist()
+    [0, 3, 4]
+    """
+    out = np.zeros(lengths.shape[0], dtype=np.int64)
+    np.cumsum(lengths[:-1], out=out[1:])
+    return out
 
 
 def segment_blocks(starts: NDArray[np.int64], n: int, size: int) -> list[tuple[int, int]]:

@@ -26,7 +26,13 @@ from engagequal.kernels.ckmeans import ckmeans_segments, explained_share
 from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_order, segment_ranks
-from engagequal.kernels.segments import bincount, few_edges, segment_blocks, segment_starts
+from engagequal.kernels.segments import (
+    bincount,
+    few_edges,
+    segment_blocks,
+    segment_starts,
+    starts_of,
+)
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, tie_options, windowed
 
@@ -569,9 +575,7 @@ def _cluster_egos(xs: NDArray[np.float64], starts: NDArray[np.int64],
     if multi.any():
         keep = np.repeat(multi, lengths)
         m_len = lengths[multi]
-        m_starts = np.zeros(m_len.size, dtype=np.int64)
-        np.cumsum(m_len[:-1], out=m_starts[1:])
-        res = ckmeans_segments(xs[keep], m_starts, k_max=k_max, var_floor=var_floor,
+        res = ckmeans_segments(xs[keep], starts_of(m_len), k_max=k_max, var_floor=var_floor,
                                rate_years=rate_years, log_rates=log_rates)
         k[multi] = res.k
         labels[keep] = res.labels
@@ -610,31 +614,26 @@ def _null_p(xs: NDArray[np.float64], starts: NDArray[np.int64], k: NDArray[np.in
         del logs, mu
     with np.errstate(divide="ignore", invalid="ignore"):
         r_obs = np.nan_to_num(1.0 - sse[seg_e, k[seg_e] - 1] / sse[seg_e, 0], nan=1.0)
-    first_e = np.zeros(seg_e.size, dtype=np.int64)
-    np.cumsum(n_e[:-1], out=first_e[1:])
+    first_e = starts_of(n_e)
     gens = rng.spawn(draws)
-    shuffled: list[NDArray[np.float64]] | None = None
-    if null_model != "lognormal":  # one permutation of the whole pool per draw
-        runs = [(0, seg_e.size)]
+    shuffle = null_model != "lognormal"
 
-        def permuted(g: np.random.Generator) -> NDArray[np.float64]:
-            perm = g.permutation(vals)
-            out: NDArray[np.float64] = perm[np.lexsort((perm, seg_of))]
-            return out
-    else:
-        runs = segment_blocks(first_e, vals.size, max(1, _NULL_CELLS // draws))
+    def permuted(g: np.random.Generator) -> NDArray[np.float64]:  # sorted within each ego
+        perm = g.permutation(vals)
+        out: NDArray[np.float64] = perm[np.lexsort((perm, seg_of))]
+        return out
+
+    # the shuffle permutes the whole pool: one run; the lognormal samples run after run
+    runs = ([(0, seg_e.size)] if shuffle
+            else segment_blocks(first_e, vals.size, max(1, _NULL_CELLS // draws)))
     hits = np.zeros(seg_e.size)
     for a, b in runs:  # the generators go on from run to run: one stream per draw
-        lo = int(first_e[a])
-        hi = lo + int(n_e[a:b].sum())
-        for d0 in range(0, draws, max(1, _NULL_CELLS // (hi - lo))):
-            d1 = min(draws, d0 + max(1, _NULL_CELLS // (hi - lo)))
-            if null_model != "lognormal":
-                shuffled = pmap(permuted, gens[d0:d1])
-            hits[a:b] += _null_hits(gens[d0:d1], n_e[a:b], sigma[a:b], k[seg_e[a:b]],
-                                    r_obs[a:b], log_scale=log_scale,
-                                    shuffled=None if shuffled is None else
-                                    [x[lo:hi] for x in shuffled])
+        per = max(1, _NULL_CELLS // int(n_e[a:b].sum()))
+        for d0 in range(0, draws, per):
+            group = gens[d0:d0 + per]
+            hits[a:b] += _null_hits(group, n_e[a:b], sigma[a:b], k[seg_e[a:b]], r_obs[a:b],
+                                    log_scale=log_scale,
+                                    shuffled=pmap(permuted, group) if shuffle else None)
     p = np.full(starts.size, np.nan)
     p[seg_e] = (1.0 + hits) / (1.0 + draws)
     return p
@@ -654,13 +653,11 @@ def _null_hits(gens: Sequence[np.random.Generator], n: NDArray[np.int64],
     cache).
     """
     m, draws = n.size, len(gens)
-    first_e = np.zeros(m, dtype=np.int64)
-    np.cumsum(n[:-1], out=first_e[1:])
+    first_e = starts_of(n)
     size = int(first_e[-1] + n[-1])
     by_k = np.argsort(kk, kind="stable")
     n_k, k_k = n[by_k], kk[by_k]
-    first = np.zeros(m, dtype=np.int64)
-    np.cumsum(n_k[:-1], out=first[1:])
+    first = starts_of(n_k)
     rank = np.empty(m, dtype=np.int64)
     rank[by_k] = np.arange(m)
     dest = _segment_positions(first[rank], n)  # by-k position of each ego-order value
@@ -719,9 +716,7 @@ class _SampleLayout:
     def of(cls, n: NDArray[np.int64]) -> _SampleLayout:
         m = n.size
         seg = np.repeat(np.arange(m, dtype=np.intp), n)
-        first = np.zeros(m, dtype=np.intp)
-        np.cumsum(n[:-1], out=first[1:])
-        end = first + np.arange(m) + n
+        end = starts_of(n) + np.arange(m) + n
         return cls(seg=seg, slot=np.arange(seg.size, dtype=np.intp) + seg, end=end,
                    prev=np.maximum(end - n - 1, 0))
 
@@ -758,8 +753,8 @@ def _lognormal_sorted(g: np.random.Generator, lay: _SampleLayout,
 def _segment_positions(starts: NDArray[np.int64], n: NDArray[np.int64]) -> NDArray[np.int64]:
     """Concatenated ``arange(start, start + n)`` of every segment."""
     total = int(n.sum())
-    offs = np.concatenate([[0], np.cumsum(n)[:-1]]).astype(np.int64)
-    out: NDArray[np.int64] = np.arange(total, dtype=np.int64) - np.repeat(offs - starts, n)
+    out: NDArray[np.int64] = np.arange(total, dtype=np.int64) - np.repeat(starts_of(n) - starts,
+                                                                          n)
     return out
 
 
