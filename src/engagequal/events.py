@@ -216,6 +216,28 @@ class Events:
             lo, hi = min(lo, int(block.min())), max(hi, int(block.max()))
         return lo, hi
 
+    @cached_property
+    def active(self) -> NDArray[np.bool_]:
+        """Whether each user (by code) has at least one event, as actor or target.
+
+        Computed once and kept.  :func:`~engagequal.read_events` knows the
+        answer without a pass (its dictionary holds only ids of kept rows:
+        every user is active) and sets it; a subset or a hand-built
+        ``Events`` marks its codes block by block, on every core.
+        """
+        from engagequal.kernels.parallel import pmap
+
+        out = np.zeros(self.n_users, dtype=bool)
+        step = 1 << 20
+        blocks = [col[a:a + step] for col in (self.actor, self.target)
+                  for a in range(0, self.n_events, step)]
+
+        def mark(codes: NDArray[np.int32]) -> None:  # every writer writes True
+            out[codes[codes >= 0] if codes.min() < 0 else codes] = True
+
+        pmap(mark, blocks)
+        return out
+
     def user_ids(self, codes: NDArray[Any]) -> pa.Array:
         """Original ids of user ``codes``."""
         return take_ids(self.users, codes)

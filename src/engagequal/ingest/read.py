@@ -367,7 +367,7 @@ def events_from_table(
     if eid_col is not None and parent_pos is not None:
         tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes, forest)
     acc = rows.accounting(n_kept, notes)
-    return Events(
+    ev = Events(
         actor=a_codes,
         target=t_codes,
         ts=ts_ns if kidx is None else ts_ns[kidx],
@@ -380,6 +380,9 @@ def events_from_table(
         tree=tree,
         accounting=acc,
     )
+    # the dictionary holds only ids of kept rows: every user has an event
+    ev.__dict__["active"] = np.ones(ev.n_users, dtype=bool)
+    return ev
 
 
 #: rows per block of the block-wise passes over event ids

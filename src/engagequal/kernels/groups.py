@@ -2,7 +2,8 @@
 
 The one aggregation under dyads and pairs: count, summed weight and
 earliest / latest time per distinct key.  Keys are built chunk by chunk by the
-caller's function, so no key array for all events is ever held twice.
+caller's function, once each; a key range's pieces are let go as they are
+joined.
 
 How it runs (``P`` = the number of threads, see
 :mod:`engagequal.kernels.parallel`), block by block so that no temporary is
@@ -11,11 +12,11 @@ larger than a block of events:
 1. ``P - 1`` pivots are drawn from a sample of keys, so that the key ranges
    they bound hold about as many events each;
 2. each block builds its keys, packs the event position into the low bits
-   (``key << bits | position``) and counts its events per key range; a second
-   pass writes the packed values straight into one array per key range;
-3. each key range is sorted (one plain ``int64`` sort: radix / SIMD instead of
-   ``argsort``) and reduced with ``ufunc.reduceat`` over its runs of equal
-   keys, gathering weights and times block by block;
+   (``key << bits | position``) and cuts them by key range, in one pass;
+3. each key range is joined from its blocks' pieces, sorted (one plain
+   ``int64`` sort: radix / SIMD instead of ``argsort``) and reduced with
+   ``ufunc.reduceat`` over its runs of equal keys, gathering weights and
+   times block by block;
 4. the ranges are concatenated: they hold disjoint, increasing keys.
 
 A group never straddles two ranges, and inside a group the events are reduced
@@ -121,38 +122,33 @@ def group_reduce(
         k |= np.arange(a, b, dtype=np.int64)
         return k
 
-    # pass 1: how many events of each block fall in each key range
-    if p == 1:
-        off = np.array([[a] for a, _ in blocks] + [[n]], dtype=np.int64)
+    # one pass: each block's packed keys, cut by key range (no key built twice)
+    if p == 1:  # one range: the blocks written straight into it
+        whole = np.empty(n, dtype=np.int64)
+        for c, (a, b) in enumerate(blocks):
+            whole[a:b] = packed(c)
+        pieces = [[whole]]
     else:
-        per = pmap(lambda c: np.bincount(few_edges(pivots, packed(c)), minlength=p),
-                   list(range(len(blocks))))
-        off = np.vstack([np.zeros((1, p), np.int64), np.cumsum(per, axis=0)])
-    parts = [np.empty(int(off[-1, j]), dtype=np.int64) for j in range(p)]
+        def cut(c: int) -> list[NDArray[np.int64]]:
+            k = packed(c)
+            part = few_edges(pivots, k)
+            return [np.compress(part == j, k) for j in range(p)]
 
-    # pass 2: the packed keys again, each written to its key range
-    def scatter(c: int) -> None:
-        k = packed(c)
-        if p == 1:
-            parts[0][off[c, 0]:off[c + 1, 0]] = k
-            return
-        part = few_edges(pivots, k)
-        for j in range(p):
-            np.compress(part == j, k, out=parts[j][off[c, j]:off[c + 1, j]])
-
-    pmap(scatter, list(range(len(blocks))))
-    res = pmap(lambda j: _reduce_part(parts, j, bits, bound, weight, ts), list(range(p)))
+        pieces = pmap(cut, list(range(len(blocks))))
+    res = pmap(lambda j: _reduce_part(pieces, j, bits, bound, weight, ts), list(range(p)))
     if len(res) == 1:
         return res[0]
     return Groups(*(np.concatenate([getattr(g, f) for g in res])
                     for f in ("key", "n", "w", "first", "last")))
 
 
-def _reduce_part(parts: list[NDArray[np.int64]], j: int, bits: int, bound: int,
+def _reduce_part(pieces: list[list[NDArray[np.int64]]], j: int, bits: int, bound: int,
                  weight: NDArray[np.float64] | None, ts: NDArray[np.int64] | None) -> Groups:
-    """Sort key range ``j`` and reduce its runs, gathering block by block."""
-    s = parts[j]
-    parts[j] = _Z64
+    """Sort key range ``j`` (its piece of every block) and reduce its runs,
+    gathering block by block."""
+    s = np.concatenate([blk[j] for blk in pieces]) if len(pieces) > 1 else pieces[0][j]
+    for blk in pieces:  # the pieces are copied: let them go
+        blk[j] = _Z64
     s.sort()
     m = s.size
     if m and (s[-1] >> bits) == bound:  # dropped events sort last
@@ -161,9 +157,13 @@ def _reduce_part(parts: list[NDArray[np.int64]], j: int, bits: int, bound: int,
         return _empty()
     flag = np.empty(m, dtype=bool)
     flag[0] = True
-    for a in range(1, m, _BLOCK):  # runs of equal keys, ignoring the position bits
+    step = np.int64(1 << bits)
+    tmp = np.empty(min(m, _BLOCK), dtype=np.int64)
+    for a in range(1, m, _BLOCK):  # runs of equal keys: neighbours differing above the position
         b = min(a + _BLOCK, m)
-        np.not_equal(s[a:b] >> bits, s[a - 1:b - 1] >> bits, out=flag[a:b])
+        x = np.bitwise_xor(s[a:b], s[a - 1:b - 1], out=tmp[:b - a])
+        np.greater_equal(x, step, out=flag[a:b])
+    del tmp
     starts = np.flatnonzero(flag)
     del flag
     ng = starts.size

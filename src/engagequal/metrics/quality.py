@@ -637,10 +637,7 @@ def quality_table(
         emb, emb_def = _overlap(d, mutual_m, nu)
 
     # ---- assemble, for users present in the window ----
-    present = np.zeros(nu, dtype=bool)
-    present[actor] = True
-    present[target[target >= 0]] = True
-    users = np.flatnonzero(present)
+    users = np.flatnonzero(sub.active)
 
     comps: dict[str, pa.Array] = {
         "reciprocity": ratio(mut_m[users], partners[users]),

@@ -196,15 +196,10 @@ def reciprocity_tables(
 
 
 def present_users(ev: Events, opts: TieOptions) -> NDArray[np.bool_]:
-    """Users with at least one event (as actor or target) in the window."""
-    sub = windowed(ev, opts)
-    present = np.zeros(ev.n_users, dtype=bool)
-    present[sub.actor] = True
-    if sub.n_events and sub.target.min() < 0:
-        present[sub.target[sub.target >= 0]] = True
-    else:
-        present[sub.target] = True
-    return present
+    """Users with at least one event (as actor or target) in the window
+    (:attr:`Events.active <engagequal.Events.active>` of the windowed events;
+    do not modify)."""
+    return windowed(ev, opts).active
 
 
 def _as_pairs(d: Dyads | Pairs) -> Pairs:
