@@ -43,7 +43,7 @@ from engagequal.events import Accounting, Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import merge_kind_weights, to_ns_scalar, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, aggregate_dyads
-from engagequal.kernels.segments import segment_starts, segmented_median
+from engagequal.kernels.segments import running_count, segment_starts, segmented_median
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, event_weights
 from engagequal.metrics.reciprocity import (
@@ -531,7 +531,7 @@ def sorted_unique(keys: NDArray[Any], *, inverse: bool = True
     if not inverse:
         return uniq, np.zeros(0, dtype=_I64)
     inv = np.empty(s.size, dtype=_I64)
-    inv[order] = np.cumsum(flag, dtype=_I64) - 1
+    inv[order] = running_count(flag) - 1
     return uniq, inv
 
 
@@ -596,7 +596,7 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     present[actor] = True
     present[target[target >= 0]] = True
     if not present.all():
-        lut = np.cumsum(present, dtype=_I64) - 1
+        lut = running_count(present) - 1
         actor = lut[actor].astype(_I32)
         target = np.where(target >= 0, lut[np.maximum(target, 0)], -1).astype(_I32)
         users = ev.users.filter(pa.array(present))

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from engagequal.events import Accounting, Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.dyads import Dyads, aggregate_dyads
-from engagequal.kernels.segments import segment_starts
+from engagequal.kernels.segments import running_count, segment_starts
 from engagequal.metrics._ties import TieOptions, event_weights, windowed
 
 __all__ = [
@@ -462,7 +462,8 @@ def quality_bucket(rows: Mapping[str, NDArray[Any]], bucket: int, n_buckets: int
     present[r["actor"]] = True
     present[tgt[tgt >= 0]] = True
     codes = np.flatnonzero(present).astype(np.int64)
-    lut = (np.cumsum(present, dtype=np.int64) - 1).astype(np.int32)
+    lut = running_count(present, np.int32)
+    lut -= 1
     actor = lut[r["actor"]]
     target = np.where(tgt >= 0, lut[np.maximum(tgt, 0)], -1).astype(np.int32)
     tree = None

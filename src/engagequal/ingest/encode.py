@@ -13,6 +13,7 @@ from numpy.typing import NDArray
 
 from engagequal.errors import InputError
 from engagequal.kernels.parallel import pmap, workers
+from engagequal.kernels.segments import running_count
 
 __all__ = ["encode_ids", "encode_kinds", "id_type"]
 
@@ -172,7 +173,7 @@ def encode_ids(
                         pos += a.size
                     codes.append(out)
                 return codes, dictionary
-            lut = np.cumsum(present, dtype=np.int32)
+            lut = running_count(present, np.int32)
             lut -= 1
             tasks: list[tuple[NDArray[np.int64], NDArray[np.int32]]] = []
             for cols, size in zip(arrs, sizes, strict=True):

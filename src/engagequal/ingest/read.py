@@ -509,12 +509,12 @@ def _dense_index(keys: pa.Array) -> _Dense | None:
     def write(a: int) -> None:  # any one writer wins among repeated ids ...
         lut[k[a:a + _BLOCK] - lo] = np.arange(a, min(a + _BLOCK, n), dtype=np.int32)
 
-    def kept(a: int) -> bool:
-        return bool(np.array_equal(lut[k[a:a + _BLOCK] - lo],
-                                   np.arange(a, min(a + _BLOCK, n), dtype=np.int32)))
+    def filled(a: int) -> int:
+        return int(np.count_nonzero(lut[a:a + _BLOCK] != n))
 
     pmap(write, blocks)
-    unique = all(pmap(kept, blocks))
+    # the ids are unique when they fill as many slots as there are rows
+    unique = sum(pmap(filled, range(0, lut.size, _BLOCK))) == n
     if not unique:  # ... so repeated ids take the first position
         np.minimum.at(lut, k - lo, np.arange(n, dtype=np.int32))
     return lo, lut, unique
@@ -713,17 +713,13 @@ def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64] | N
             thr = pc.coalesce(thr, thr.take(pa.array(root0)))
         typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
         (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
-        cross = np.empty(parent.shape[0], dtype=bool)
-
-        def crossing(a: int) -> None:  # block by block: no event-sized temporaries
-            p = parent[a:a + _BLOCK]
-            np.logical_and(p >= 0, tcode[np.maximum(p, 0)] != tcode[a:a + _BLOCK],
-                           out=cross[a:a + _BLOCK])
-
-        pmap(crossing, range(0, parent.shape[0], _BLOCK))
-        notes["cross_thread_parent"] = int(np.count_nonzero(cross))
-        if cross.any() or forest is None:
-            parent = np.where(cross, -1, parent)
+        # replies whose parent is in another thread (roots cannot cross)
+        reply = np.flatnonzero(parent >= 0)
+        cross = reply[np.take(tcode, np.take(parent, reply)) != np.take(tcode, reply)]
+        notes["cross_thread_parent"] = int(cross.size)
+        if cross.size or forest is None:
+            parent = parent.copy()
+            parent[cross] = -1
             root, depth, _ = root_and_depth(parent)
         else:
             root, depth = forest

@@ -20,7 +20,7 @@ import scipy.sparse as sp
 from numpy.typing import NDArray
 
 from engagequal.kernels.groups import KeyFn, group_reduce
-from engagequal.kernels.segments import sort_with_order
+from engagequal.kernels.segments import running_count, sort_with_order
 
 __all__ = ["Dyads", "Pairs", "Reverses", "aggregate_dyads", "aggregate_pairs", "pairs_from_dyads",
            "reverse_pairs"]
@@ -189,7 +189,7 @@ def aggregate_pairs(
     flag[0] = True
     np.not_equal(pk[1:], pk[:-1], out=flag[1:])
     ps = np.flatnonzero(flag)
-    pid = np.cumsum(flag, dtype=np.intp)
+    pid = running_count(flag, np.intp)
     pid -= 1
     npairs = ps.size
     fwd = ~rev

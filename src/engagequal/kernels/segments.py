@@ -8,8 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["bincount", "few_edges", "group_sorted", "segment_blocks", "segment_starts",
-           "segmented_median", "sort_with_order", "sort_within_segments", "starts_of"]
+__all__ = ["bincount", "few_edges", "group_sorted", "running_count", "segment_blocks",
+           "segment_starts", "segmented_median", "sort_with_order", "sort_within_segments",
+           "starts_of"]
 
 
 def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -21,6 +22,24 @@ def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
     flag[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
     return np.flatnonzero(flag)
+
+
+def running_count(mask: NDArray[np.bool_], dtype: Any = np.int64) -> NDArray[Any]:
+    """How many of ``mask[:i + 1]`` hold, for every ``i`` (the inclusive running sum).
+
+    ``np.cumsum`` of booleans into integers goes through numpy's buffered
+    casting loop: 0.05 to 0.35 s for 10M values here, against a steady
+    0.03 s for a cast followed by an in-place sum.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> running_count(np.array([True, False, True]), np.int32).tolist()
+    [1, 1, 2]
+    """
+    out = mask.astype(dtype)
+    np.cumsum(out, out=out)
+    return out
 
 
 def starts_of(lengths: NDArray[np.integer]) -> NDArray[np.int64]:

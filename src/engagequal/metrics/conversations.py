@@ -45,7 +45,7 @@ from engagequal.errors import InputError, OptionError
 from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.segments import bincount
+from engagequal.kernels.segments import bincount, running_count
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
 
@@ -257,7 +257,7 @@ def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.integ
     keys = y[new]
     del y
     small = np.int32 if x.size < 2**31 - 1 else np.int64
-    code: NDArray[np.integer[Any]] = np.cumsum(new, dtype=small)
+    code: NDArray[np.integer[Any]] = running_count(new, small)
     del new
     code -= 1
     inv = np.empty_like(code)
@@ -313,7 +313,8 @@ def conversation_tables(
     wanted = _wanted(schemas, levels, columns or {})
     if ev.tree is None:
         return {lv: _empty(schemas[lv]).select(wanted[lv]) for lv in levels}
-    f = _multi_event_part(ev)
+    per_event = set(levels) == {"thread"} and _groups(wanted["thread"]) <= _PER_EVENT_GROUPS
+    f = _whole_part(ev) if per_event else _multi_event_part(ev)
     need_runs = set(levels) != {"thread"} or "runs" in _groups(wanted["thread"])
     runs = alternating_runs(f.parent, f.actor) if need_runs else None
     out: dict[str, pa.Table] = {}
@@ -358,7 +359,7 @@ class _Part:
     only depths never gathers parents, roots, actors or times.
     """
 
-    def __init__(self, thread: NDArray[np.int64], n_threads: int, n_events: int, *,
+    def __init__(self, thread: NDArray[np.integer[Any]], n_threads: int, n_events: int, *,
                  idx: NDArray[np.int64] | None = None, tid: NDArray[np.int64] | None = None,
                  ev: Events | None = None, **given: NDArray[Any]) -> None:
         self.thread, self.idx, self.tid = thread, idx, tid
@@ -427,6 +428,14 @@ def _multi_event_part(ev: Events) -> _Part:
     return _Part(sub_thread[idx].astype(np.int64), int(tid.size), n, idx=idx, tid=tid, ev=ev)
 
 
+def _whole_part(ev: Events) -> _Part:
+    """Every event as one part (for the per-event statistics: bincounts and
+    maxima by thread code, no split and no renumbering)."""
+    tree = ev.tree
+    assert tree is not None
+    return _Part(tree.thread, len(tree.threads), ev.n_events, ev=ev)
+
+
 def _lone_event_part() -> _Part:
     """A forest of one event: the row every one-event thread has."""
     z = np.zeros(1, dtype=np.int64)
@@ -459,12 +468,16 @@ _THREAD_ORDER = ["size", "roots", "replies", "participants", "max_depth", "mean_
 _ID_COLUMNS = {"thread": ("thread",), "event": ("event_id",), "dyad": ("u", "v"),
                "user": ("user",)}
 #: thread table column -> the statistic groups of :func:`_thread_stats` it needs
-#: beyond the per-thread counts (which every table has)
 _THREAD_GROUPS: dict[str, tuple[str, ...]] = {
+    "size": ("size",), "roots": ("roots",), "replies": ("size", "roots"),
+    "mean_depth": ("size", "depth_sum"), "root_fanout": ("fanout",),
     "participants": ("people",), "reentry": ("people",),
-    "max_depth": ("levels",), "max_width": ("levels",), "h_index": ("levels",),
+    "max_depth": ("max_depth",), "max_width": ("levels",), "h_index": ("levels",),
     "virality": ("virality",),
     "exchanges": ("runs",), "longest_exchange": ("runs",), "conversations": ("runs",)}
+#: groups computed per event from depths and thread codes alone: on all events
+#: at once they need no split into one-event and other threads
+_PER_EVENT_GROUPS = frozenset({"size", "roots", "depth_sum", "fanout", "max_depth"})
 
 
 def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
@@ -517,9 +530,12 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
                   groups: frozenset[str]) -> dict[str, NDArray[Any]]:
     """Per-thread sums and extremes of a forest part (ratios are taken later),
     for the statistic ``groups`` asked for (see :data:`_THREAD_GROUPS`)."""
-    st: dict[str, NDArray[Any]] = _counts(f)
+    st: dict[str, NDArray[Any]] = _counts(f, groups)
     if "levels" in groups:
         st |= _levels(f, st["size"])
+    elif "max_depth" in groups:
+        st["max_depth"] = np.zeros(f.n_threads, dtype=np.int32)
+        np.maximum.at(st["max_depth"], f.thread, f.depth)
     if "virality" in groups:
         st |= _virality(f)
     if "people" in groups:
@@ -535,20 +551,29 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
     return st
 
 
-def _counts(f: _Part) -> dict[str, NDArray[Any]]:
-    """Events, roots, summed depth and root fan-out per thread (bincounts)."""
+def _counts(f: _Part, groups: frozenset[str]) -> dict[str, NDArray[Any]]:
+    """Events, roots, replies, summed depth and root fan-out per thread, those
+    the ``groups`` need (bincounts)."""
     thread, depth, t = f.thread, f.depth, f.n_threads
-    size = bincount(thread, minlength=t)
-    roots = bincount(thread[depth == 0], minlength=t)
-    return {"size": size, "roots": roots, "replies": size - roots,
-            "depth_sum": bincount(thread, weights=depth, minlength=t),
-            "fanout": bincount(thread[depth == 1], minlength=t)}
+    st: dict[str, NDArray[Any]] = {}
+    if groups & {"size", "levels"}:
+        st["size"] = bincount(thread, minlength=t)
+    if "roots" in groups:
+        st["roots"] = bincount(thread[depth == 0], minlength=t)
+        if "size" in st:
+            st["replies"] = st["size"] - st["roots"]
+    if "depth_sum" in groups:
+        st["depth_sum"] = bincount(thread, weights=depth, minlength=t)
+    if "fanout" in groups:
+        st["fanout"] = bincount(thread[depth == 1], minlength=t)
+    return st
 
 
 def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
     """Max depth, max width and h-index per thread, from one sort of ``(thread, depth)``."""
     thread, depth, t = f.thread, f.depth, f.n_threads
-    key = thread << 32
+    key = thread.astype(np.int64)
+    key <<= 32
     key |= depth
     key.sort()
     tend = np.cumsum(size)  # key is sorted by thread first

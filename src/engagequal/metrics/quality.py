@@ -36,7 +36,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import PASSIVE_KINDS, STRUCTURAL_KINDS, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, reverse_pairs
-from engagequal.kernels.segments import bincount, segment_starts
+from engagequal.kernels.segments import bincount, running_count, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, event_weights, tie_options
 
@@ -454,7 +454,7 @@ class _Exchanges:
         new = np.empty(m, dtype=bool)
         new[0] = True
         np.not_equal(up_s[1:], up_s[:-1], out=new[1:])
-        sd = np.cumsum(new, dtype=np.int64)
+        sd = running_count(new)
         sd -= 1
         sd *= 2
         sd += is1

@@ -14,6 +14,7 @@ from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
 from engagequal.kernels.segments import (
     bincount,
+    running_count,
     segment_starts,
     segmented_median,
     sort_within_segments,
@@ -89,7 +90,7 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     new[0] = True
     new[1:] = (p_s[1:] != p_s[:-1]) | (t_s[1:] != t_s[:-1])
     gstarts = np.flatnonzero(new)
-    later = np.append(gstarts[1:], n)[np.cumsum(new) - 1]
+    later = np.append(gstarts[1:], n)[running_count(new) - 1]
     del new, gstarts
     # next position (>= i) holding an event of each direction; n when none
     pos = np.arange(n, dtype=np.int64)
