@@ -10,6 +10,7 @@ import pyarrow as pa
 from engagequal.errors import OptionError
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
+from engagequal.kernels.pages import small_pages
 from engagequal.metrics._ties import dyads_of, tie_options
 from engagequal.progress import Stages, resolve
 from engagequal.report import Report
@@ -22,6 +23,7 @@ METRICS = ("reciprocity", "responsiveness", "conversations", "layers", "quality"
 _LONG_JOB = 1_000_000
 
 
+@small_pages()
 def analyze(
     source: Any,
     metrics: Sequence[str] | None = None,

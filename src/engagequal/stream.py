@@ -27,7 +27,7 @@ from engagequal.errors import EngagequalError, InputError, MissingExtraError, Op
 from engagequal.events import Events
 from engagequal.ingest.schema import times_to_ns, to_ns_scalar, to_seconds_duration
 from engagequal.ingest.sources import dataset_from_path, to_reader
-from engagequal.kernels.pages import arrow_pool, release_memory
+from engagequal.kernels.pages import arrow_pool, release_memory, small_pages
 from engagequal.report import Report
 from engagequal.spill import ThreadSpill
 from engagequal.state import StreamState, _nonneg_duration, columns_of, merge_states, sorted_unique
@@ -387,6 +387,7 @@ def _tables(st: StreamState, *, metrics: Sequence[str] | None, min_weight: float
 
 
 # -------------------------------------------------------------- public API
+@small_pages()
 def analyze_stream(
     source: Any,
     *,
@@ -585,6 +586,7 @@ class Tracker:
         """The merged state of every batch added so far."""
         return self._acc.compact()
 
+    @small_pages()
     def update(self, batch: Any, *, whole_threads: bool = False) -> Tracker:
         """Add a batch (any table-like, or an iterable of batches).
 
@@ -595,6 +597,7 @@ class Tracker:
                  whole_threads=whole_threads, progress=False, desc="update")
         return self
 
+    @small_pages()
     def tables(self, metrics: Sequence[str] | None = None) -> dict[str, pa.Table]:
         """The current tables (see :func:`analyze_stream`)."""
         return _tables(self.state, metrics=_check_metrics(metrics),
@@ -606,6 +609,7 @@ class Tracker:
             raise OptionError(f"level must be one of ('global', 'user', 'dyad'), got {level!r}")
         return self.tables(("reciprocity",))[f"reciprocity_{level}"]
 
+    @small_pages()
     def report(self, metrics: Sequence[str] | None = None, *,
                layer_method: str = "natural") -> Report:
         """The current :class:`~engagequal.report.Report` (see :func:`analyze_stream`)."""
@@ -632,6 +636,7 @@ class Tracker:
 
 
 # ----------------------------------------------------------------- rolling
+@small_pages()
 def rolling(
     source: Any,
     *,

@@ -1,4 +1,4 @@
-"""Memory pages of the kernels' scratch arrays: small pages while events are ingested,
+"""Memory pages of the kernels' scratch arrays: small pages inside every public call,
 and freed memory handed back between the batches of a stream.
 
 numpy asks the kernel for transparent huge pages (``madvise(MADV_HUGEPAGE)``)
@@ -7,10 +7,15 @@ on every large array.  A fault in such an array finds, clears and maps a whole
 virtual machine the host may have to back the page as well.  Ingest allocates
 a few hundred MB of short-lived, sequentially written arrays (offsets, codes,
 parent positions, lookup tables); on the 2-core test machine those faults made
-it up to 1.7 times slower, with twice the system time.  Inside
-:func:`small_pages` numpy leaves the hint off; the random-access kernels after
-ingest (grouped reductions, tree statistics), which gain from huge pages, keep
-numpy's choice.
+it up to 1.7 times slower, with twice the system time.  The kernels after
+ingest fare no better: with the kernel's default ``defrag=madvise`` a fault
+in a hinted array compacts memory synchronously, and the conversation tables
+of 10M events took 5.6 s in a fresh process with the hint against 3.4 to 4.1 s
+without it, and no less in later calls (the whole conversation stage of the
+benchmark 6.6 s against 5.2 s, ``analyze`` of reciprocity, conversations and
+rank layers 6.8 s against 5.3 s).  So every public entry point (``analyze``,
+the metric functions, the stream) runs inside :func:`small_pages`, where numpy
+leaves the hint off.
 
 The hint is left alone when the user chose it through numpy's own
 ``NUMPY_MADVISE_HUGEPAGE`` environment variable, or through

@@ -44,6 +44,7 @@ from numpy.typing import NDArray
 from engagequal.errors import InputError, OptionError
 from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.parallel import pmap
 from engagequal.kernels.segments import bincount, running_count
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
@@ -87,6 +88,7 @@ USER_SCHEMA = pa.schema([
 ])
 
 
+@small_pages()
 def conversations(source: Any, *, level: str = "thread", columns: Sequence[str] | None = None,
                   **read_options: Any) -> pa.Table:
     r"""Conversation depth per thread, event, dyad or user.
@@ -265,6 +267,7 @@ def _uniq_inv(x: NDArray[np.int64]) -> tuple[NDArray[np.int64], NDArray[np.integ
     return keys, inv
 
 
+@small_pages()
 def conversation_tables(
     ev: Events, *, levels: tuple[str, ...] = _LEVELS,
     columns: Mapping[str, Sequence[str]] | None = None,

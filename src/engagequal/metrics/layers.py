@@ -24,6 +24,7 @@ from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_ns_scalar, to_seconds_duration
 from engagequal.kernels.ckmeans import ckmeans_segments, explained_share
 from engagequal.kernels.dyads import Dyads, reverse_pairs
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.ranks import segment_order, segment_ranks
 from engagequal.kernels.segments import (
@@ -75,6 +76,7 @@ class _Ties:
     years: float
 
 
+@small_pages()
 def dunbar_layers(
     source: Any,
     *,
@@ -288,6 +290,7 @@ def _check(method: str, level: str, direction: str, null_model: str | None) -> N
         raise OptionError(f"null_model must be one of {_NULLS} or None, got {null_model!r}")
 
 
+@small_pages()
 def layers_from_dyads(
     ev: Events,
     d: Dyads,
@@ -834,6 +837,7 @@ def _global_table(ego: pa.Table, n_cols: int, *, natural: bool) -> pa.Table:
     return pa.table(cols)
 
 
+@small_pages()
 def layer_stability(
     source: Any,
     *,

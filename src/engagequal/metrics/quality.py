@@ -36,6 +36,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import PASSIVE_KINDS, STRUCTURAL_KINDS, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, reverse_pairs
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.segments import bincount, running_count, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, event_weights, tie_options
@@ -89,6 +90,7 @@ _MONDAY_SHIFT_S = 3 * 86_400  # 1970-01-01 was a Thursday: weeks start on Monday
 _BITMAP_LIMIT = 256_000_000
 
 
+@small_pages()
 def quality(
     source: Any,
     *,

@@ -18,6 +18,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.dyads import Dyads, Pairs, pairs_from_dyads
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.segments import bincount
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, pairs_of, tie_options, windowed
@@ -34,6 +35,7 @@ __all__ = [
 _LEVELS = ("global", "user", "dyad")
 
 
+@small_pages()
 def reciprocity(
     source: Any,
     *,
@@ -137,6 +139,7 @@ def reciprocity(
                               min_weight=min_weight, **read_options)[level]
 
 
+@small_pages()
 def reciprocity_tables(
     source: Any,
     *,

@@ -12,6 +12,7 @@ from engagequal.errors import OptionError
 from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
+from engagequal.kernels.pages import small_pages
 from engagequal.kernels.segments import (
     bincount,
     running_count,
@@ -106,6 +107,7 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     return out
 
 
+@small_pages()
 def responsiveness(
     source: Any,
     *,
