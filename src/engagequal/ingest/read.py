@@ -33,7 +33,7 @@ from engagequal.ingest.schema import (
 )
 from engagequal.ingest.sources import to_table
 from engagequal.kernels.pages import small_pages
-from engagequal.kernels.parallel import both, pmap
+from engagequal.kernels.parallel import aside, both, pmap
 from engagequal.kernels.trees import cycle_members, root_and_depth
 
 __all__ = ["events_from_table", "read_events"]
@@ -338,6 +338,17 @@ def events_from_table(
     tree: Tree | None = None
     parent_pos: NDArray[np.int64] | None = None
     forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None
+    typ = id_type([actor_col.type, target_col.type], [cmap.actor, cmap.target or "target"])
+
+    def codes(kidx: NDArray[np.int64] | None) -> tuple[_Users, _Threads | None]:
+        return (_encode_users(actor_col, target_col, tnull, kidx, typ),
+                _encode_threads(table, cmap, kidx) if eid_col is not None else None)
+
+    early = None
+    if eid_col is not None and not rows.bad.any():
+        # ids and threads are encoded beside the tree (on the other core), for
+        # every row: used as they are unless the tree sets rows aside
+        early = aside(lambda: codes(None))
     if eid_col is not None:
         tree_state, forest = _build_tree(rows, table, eid_col, keep, cmap, notes, ts_ns,
                                          dense)
@@ -346,26 +357,15 @@ def events_from_table(
     # the common case, every row kept: no copies of the columns
     kidx = None if bool(keep.all()) else np.flatnonzero(keep)
     n_kept = n if kidx is None else int(kidx.size)
-    a_col = actor_col if kidx is None else actor_col.take(pa.array(kidx))
-    t_col = target_col if kidx is None else target_col.take(pa.array(kidx))
-    tnull_k = tnull if kidx is None else tnull[kidx]
-    any_tnull = bool(tnull_k.any())
-    t_enc_src = t_col.filter(pa.array(~tnull_k)) if any_tnull else t_col
-    typ = id_type([actor_col.type, target_col.type], [cmap.actor, cmap.target or "target"])
-    (a_codes, t_codes_part), users = encode_ids([a_col, t_enc_src], typ)
-    if any_tnull:
-        t_codes = np.full(n_kept, -1, dtype=np.int32)
-        t_codes[~tnull_k] = t_codes_part
-    else:
-        t_codes = t_codes_part
-
+    (a_codes, t_codes, users, tnull_k), threads = (
+        early() if early is not None and kidx is None else codes(kidx))
     if parent_pos is not None:
         # replies without a target are aimed at their parent's actor
         fill = tnull_k & (parent_pos >= 0)
         t_codes[fill] = a_codes[parent_pos[fill]]
     notes["self_interaction"] = int(np.count_nonzero(a_codes == t_codes))
     if eid_col is not None and parent_pos is not None:
-        tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes, forest)
+        tree = _finish_tree(table, eid_col, kidx, parent_pos, cmap, notes, forest, threads)
     acc = rows.accounting(n_kept, notes)
     ev = Events(
         actor=a_codes,
@@ -696,23 +696,65 @@ def _second_parents(rows: _Rows, table: pa.Table, eid_col: pa.Array, kidx: NDArr
     return pos, orphans
 
 
+#: user codes of actors and targets (-1: no target), the users, and the null-target mask
+_Users = tuple[NDArray[np.int32], NDArray[np.int32], pa.Array, NDArray[np.bool_]]
+#: thread codes and the thread ids
+_Threads = tuple[NDArray[np.int32], pa.Array]
+
+
+def _encode_users(actor_col: pa.ChunkedArray, target_col: pa.ChunkedArray,
+                  tnull: NDArray[np.bool_], kidx: NDArray[np.int64] | None,
+                  typ: pa.DataType) -> _Users:
+    """Actor and target codes of the kept rows (``kidx`` None: every row)."""
+    a_col = actor_col if kidx is None else actor_col.take(pa.array(kidx))
+    t_col = target_col if kidx is None else target_col.take(pa.array(kidx))
+    tnull_k = tnull if kidx is None else tnull[kidx]
+    any_tnull = bool(tnull_k.any())
+    t_enc_src = t_col.filter(pa.array(~tnull_k)) if any_tnull else t_col
+    (a_codes, t_codes_part), users = encode_ids([a_col, t_enc_src], typ)
+    if not any_tnull:
+        return a_codes, t_codes_part, users, tnull_k
+    t_codes = np.full(tnull_k.shape[0], -1, dtype=np.int32)
+    t_codes[~tnull_k] = t_codes_part
+    return a_codes, t_codes, users, tnull_k
+
+
+def _encode_threads(table: pa.Table, cmap: ColumnMap,
+                    kidx: NDArray[np.int64] | None) -> _Threads | None:
+    """Thread codes of the kept rows, when the thread column is mapped and has
+    no null (else None: a null thread is its root's, known once the tree is)."""
+    if cmap.thread is None or table[cmap.thread].null_count:
+        return None
+    thr = table[cmap.thread]  # chunked: encoded chunk by chunk, never combined
+    if kidx is not None:
+        thr = thr.take(pa.array(kidx))
+    typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
+    (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
+    return tcode, threads
+
+
 def _finish_tree(table: pa.Table, eid_col: pa.Array, kidx: NDArray[np.int64] | None,
                  parent: NDArray[np.int64], cmap: ColumnMap, notes: dict[str, int],
-                 forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None) -> Tree:
-    """Roots, depths and thread codes of the kept rows (``kidx`` None: every row)."""
+                 forest: tuple[NDArray[np.int64], NDArray[np.int32]] | None = None,
+                 encoded: _Threads | None = None) -> Tree:
+    """Roots, depths and thread codes of the kept rows (``kidx`` None: every row);
+    ``encoded`` is :func:`_encode_threads` when already done."""
     eid = eid_col if kidx is None else eid_col.take(pa.array(kidx))
     if cmap.thread is not None:
-        thr = table[cmap.thread]  # chunked: encoded chunk by chunk, never combined
-        if kidx is not None:
-            thr = thr.take(pa.array(kidx))
-        if thr.null_count:  # a null thread is its root's thread
-            thr = _flat(thr)
-            if pa.types.is_dictionary(thr.type):
-                thr = thr.dictionary_decode()
-            root0, _, _ = root_and_depth(parent)
-            thr = pc.coalesce(thr, thr.take(pa.array(root0)))
-        typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
-        (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
+        if encoded is not None:
+            tcode, threads = encoded
+        else:
+            thr = table[cmap.thread]  # chunked: encoded chunk by chunk, never combined
+            if kidx is not None:
+                thr = thr.take(pa.array(kidx))
+            if thr.null_count:  # a null thread is its root's thread
+                thr = _flat(thr)
+                if pa.types.is_dictionary(thr.type):
+                    thr = thr.dictionary_decode()
+                root0, _, _ = root_and_depth(parent)
+                thr = pc.coalesce(thr, thr.take(pa.array(root0)))
+            typ = thr.type.value_type if pa.types.is_dictionary(thr.type) else thr.type
+            (tcode,), threads = encode_ids([thr], id_type([typ], [cmap.thread]))
         # replies whose parent is in another thread (roots cannot cross)
         reply = np.flatnonzero(parent >= 0)
         cross = reply[np.take(tcode, np.take(parent, reply)) != np.take(tcode, reply)]
