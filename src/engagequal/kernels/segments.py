@@ -8,9 +8,9 @@ from typing import Any
 import numpy as np
 from numpy.typing import NDArray
 
-__all__ = ["bincount", "few_edges", "group_sorted", "running_count", "segment_blocks",
-           "segment_starts", "segmented_median", "sort_with_order", "sort_within_segments",
-           "starts_of"]
+__all__ = ["bincount", "few_edges", "group_sorted", "running_count", "scatter_reduce",
+           "segment_blocks", "segment_starts", "segmented_median", "sort_with_order",
+           "sort_within_segments", "starts_of"]
 
 
 def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
@@ -22,6 +22,26 @@ def segment_starts(sorted_keys: NDArray[np.integer]) -> NDArray[np.int64]:
     flag[0] = True
     np.not_equal(sorted_keys[1:], sorted_keys[:-1], out=flag[1:])
     return np.flatnonzero(flag)
+
+
+def scatter_reduce(ufunc: np.ufunc, out: NDArray[Any], index: NDArray[np.integer],
+                   values: Any) -> None:
+    """``ufunc.at(out, index, values)`` (unbuffered, in place), with ``values`` cast to
+    ``out``'s type first.
+
+    numpy runs ``ufunc.at`` in a fast loop only when the values already have
+    the output's type; otherwise it casts element by element: 0.28 to 0.31 s
+    against 0.03 to 0.05 s for 4M values here.
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> out = np.zeros(3, dtype=np.int64)
+    >>> scatter_reduce(np.maximum, out, np.array([0, 2, 0]), np.array([4, 1, 7], np.int32))
+    >>> out.tolist()
+    [7, 0, 1]
+    """
+    ufunc.at(out, index, np.asarray(values, dtype=out.dtype))
 
 
 def running_count(mask: NDArray[np.bool_], dtype: Any = np.int64) -> NDArray[Any]:
@@ -197,8 +217,9 @@ def bincount(x: NDArray[np.integer], weights: NDArray[Any] | None = None,
 
     numpy first casts ``x`` to ``intp`` and ``weights`` to ``float64``: for
     an ``int32`` code per event that is a fresh 8-byte copy per element.
-    Block by block the copies stay one block large.  Only counts and
-    integer or boolean weights are split (their partial sums are exact, so
+    Block by block the copies stay one block large (unless there are so
+    many bins that a partial count per block would cost more).  Only counts
+    and integer or boolean weights are split (their partial sums are exact, so
     the result is bit-identical); float weights go to numpy in one piece,
     keeping its order of summation.
 
@@ -215,6 +236,8 @@ def bincount(x: NDArray[np.integer], weights: NDArray[Any] | None = None,
     if n <= 2 * _COUNT_BLOCK or not exact:
         return np.bincount(x, weights=weights, minlength=minlength)
     size = max(minlength, int(x.max()) + 1)
+    if size > _COUNT_BLOCK // 4:  # many bins: a partial count per block would cost more
+        return np.bincount(x, weights=weights, minlength=minlength)
     out = np.zeros(size, dtype=np.intp if weights is None else np.float64)
     for a in range(0, n, _COUNT_BLOCK):
         out += np.bincount(x[a:a + _COUNT_BLOCK], minlength=size,

@@ -13,6 +13,7 @@ from typing import Any, Literal
 import numpy as np
 from numpy.typing import NDArray
 
+from engagequal.kernels.segments import scatter_reduce
 from engagequal.kernels.trees import root_and_depth
 
 __all__ = ["AlternatingRuns", "alternating_runs", "subtree_aggregate"]
@@ -79,9 +80,9 @@ def subtree_aggregate(
         # the values are gathered before any is raised: a node that both gains
         # and gives in one round gives its value from before the round
         if op == "sum":
-            np.add.at(acc, up, acc[active])
+            scatter_reduce(np.add, acc, up, acc[active])
         else:
-            np.maximum.at(acc, up, acc[active])
+            scatter_reduce(np.maximum, acc, up, acc[active])
         nxt = anc[up]
         anc[active] = nxt
         active = active[nxt >= 0]
@@ -211,7 +212,7 @@ def alternating_runs(parent: NDArray[np.int64], actor: NDArray[np.integer]) -> A
     del opener, par
     longest = seg.copy()
     opens = np.flatnonzero(head >= 0)
-    np.maximum.at(longest, head[opens], seg[opens])
+    scatter_reduce(np.maximum, longest, head[opens], seg[opens])
     del opens
     return AlternatingRuns(turn=turn, run_parent=run_parent, run_root=run_root, head=head,
                            end=end, longest=longest, segment_longest=seg)

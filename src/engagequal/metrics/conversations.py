@@ -46,7 +46,7 @@ from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.pages import small_pages
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.segments import bincount, running_count
+from engagequal.kernels.segments import bincount, running_count, scatter_reduce
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
 
@@ -538,7 +538,7 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
         st |= _levels(f, st["size"])
     elif "max_depth" in groups:
         st["max_depth"] = np.zeros(f.n_threads, dtype=np.int32)
-        np.maximum.at(st["max_depth"], f.thread, f.depth)
+        scatter_reduce(np.maximum, st["max_depth"], f.thread, f.depth)
     if "virality" in groups:
         st |= _virality(f)
     if "people" in groups:
@@ -547,7 +547,7 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
         assert runs is not None
         thread, t = f.thread, f.n_threads
         longest = np.zeros(t, dtype=np.int64)
-        np.maximum.at(longest, thread, runs.turn)
+        scatter_reduce(np.maximum, longest, thread, runs.turn)
         st["longest"] = longest
         st["exchanges"] = bincount(thread[runs.end], minlength=t)
         st["conversations"] = bincount(thread[runs.end & (runs.turn >= 3)], minlength=t)
@@ -583,7 +583,7 @@ def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
     max_depth = key[tend - 1] & 0xFFFFFFFF
     starts, ends = _segment_bounds(key)
     max_width = np.zeros(t, dtype=np.int64)
-    np.maximum.at(max_width, key[starts] >> 32, ends - starts)
+    scatter_reduce(np.maximum, max_width, key[starts] >> 32, ends - starts)
     del starts, ends
     # h = max_i min(rank_desc(i), depth_i) within each thread
     kt = key >> 32
@@ -593,7 +593,7 @@ def _levels(f: _Part, size: NDArray[np.int64]) -> dict[str, NDArray[Any]]:
     np.minimum(h, key, out=h)
     del key
     h_index = np.zeros(t, dtype=np.int64)
-    np.maximum.at(h_index, kt, h)
+    scatter_reduce(np.maximum, h_index, kt, h)
     return {"max_depth": max_depth, "max_width": max_width, "h_index": h_index}
 
 
@@ -651,8 +651,8 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     del order, ge, idx
     first_r: NDArray[np.integer[Any]] = np.full(pkeys.size, n, dtype=small)
     last_r: NDArray[np.integer[Any]] = np.zeros(pkeys.size, dtype=small)
-    np.minimum.at(first_r, pinv, rank)
-    np.maximum.at(last_r, pinv, rank)
+    scatter_reduce(np.minimum, first_r, pinv, rank)
+    scatter_reduce(np.maximum, last_r, pinv, rank)
     own_between = bincount(pinv, weights=(rank > first_r[pinv]) & (rank < last_r[pinv]),
                               minlength=pkeys.size)
     # thread events strictly later than the first own post and strictly
@@ -660,8 +660,8 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     # start of the last one's group
     lo: NDArray[np.integer[Any]] = np.full(pkeys.size, n, dtype=small)
     hi: NDArray[np.integer[Any]] = np.zeros(pkeys.size, dtype=small)
-    np.minimum.at(lo, pinv, gend)
-    np.maximum.at(hi, pinv, gpos)
+    scatter_reduce(np.minimum, lo, pinv, gend)
+    scatter_reduce(np.maximum, hi, pinv, gpos)
     del gpos, gend, rank, pinv
     between = np.maximum(hi.astype(np.int64) - lo, 0)
     reenters = (between - own_between) > 0
@@ -707,7 +707,7 @@ def _dyad_table(ev: Events, parent: NDArray[np.int64], actor: NDArray[np.int32],
     exchanges = bincount(inv, minlength=keys.size)
     convs = bincount(inv, weights=L >= 3, minlength=keys.size)
     longest = np.zeros(keys.size, dtype=np.int64)
-    np.maximum.at(longest, inv, L)
+    scatter_reduce(np.maximum, longest, inv, L)
     # turns: distinct events in a conversation of the pair: members of a run
     # segment opened by a head (two-person segments) plus the heads themselves.
     # A segment's pair is the pair of any run that ends inside it.
@@ -747,10 +747,10 @@ def _user_table(ev: Events, f: _Part, longest: NDArray[np.int32]) -> pa.Table:
     replies = bincount(actor[reply], minlength=nu)
     rdepth_sum = bincount(actor[reply], weights=depth[reply], minlength=nu)
     rdepth_max = np.zeros(nu, dtype=np.int64)
-    np.maximum.at(rdepth_max, actor[reply], depth[reply])
+    scatter_reduce(np.maximum, rdepth_max, actor[reply], depth[reply])
     in_conv = bincount(actor, weights=longest >= 3, minlength=nu)
     tree_max = np.zeros(depth.shape[0], dtype=np.int64)
-    np.maximum.at(tree_max, root, depth)
+    scatter_reduce(np.maximum, tree_max, root, depth)
     reached = bincount(actor[is_root], weights=tree_max[is_root], minlength=nu)
     starter = actor[root]
     other = reply & (actor != starter)
