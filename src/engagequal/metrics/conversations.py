@@ -46,7 +46,7 @@ from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.pages import small_pages
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.segments import bincount, running_count, scatter_reduce
+from engagequal.kernels.segments import bincount, running_count, scatter_reduce, stable_order
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
 
@@ -625,7 +625,7 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
     ts = f.ts
     small = np.int32 if n < 2**31 - 1 else np.int64  # ranks and positions in 32 bits
     # rank of each time among all times, equal times sharing the rank of the first
-    order = np.argsort(ts)
+    order = stable_order(ts)
     ts_sorted = ts[order]
     gstart = np.ones(n, dtype=bool)
     np.not_equal(ts_sorted[1:], ts_sorted[:-1], out=gstart[1:])

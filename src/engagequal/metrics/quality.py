@@ -397,7 +397,7 @@ class _Exchanges:
             del t, direction
             order = np.argsort(key)
             # one gather of the packed key; its fields are read back by shifts
-            key = key[order]
+            key = np.take(key, order)
             is1 = (key & 1).astype(bool)
             key >>= 1
             t_s = key & np.int64((1 << tbits) - 1)
@@ -432,8 +432,9 @@ class _Exchanges:
             """Whether ``cand`` exists, is of the same pair and within delta."""
             ok: NDArray[np.bool_] = cand >= 0 if before else cand < m
             c = np.where(ok, cand, pos)
-            ok &= up_s[c] == up_s
-            gap = t_s - t_s[c] if before else t_s[c] - t_s
+            ok &= np.take(up_s, c) == up_s  # np.take: a third faster than fancy indexing
+            t_c = np.take(t_s, c)
+            gap = t_s - t_c if before else t_c - t_s
             ok &= gap <= delta_s
             return ok
 

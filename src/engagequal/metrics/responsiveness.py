@@ -19,6 +19,7 @@ from engagequal.kernels.segments import (
     segment_starts,
     segmented_median,
     sort_within_segments,
+    stable_order,
 )
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options, windowed
@@ -72,19 +73,19 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     if 2 * bits + pbits <= 63:
         # time order first (a run-detecting stable sort: logs mostly come in time
         # order), then one plain sort of (pair, position in time order)
-        by_time = np.argsort(t, kind="stable")
-        key = pair[by_time]
+        by_time = stable_order(t)
+        key = np.take(pair, by_time)  # np.take: a third faster than fancy indexing
         key <<= pbits
         key |= np.arange(n, dtype=np.int64)
         key.sort()
         key &= np.int64((1 << pbits) - 1)
-        order = by_time[key]
+        order = np.take(by_time, key)
         del key, by_time
     else:
         order = np.lexsort((t, pair))
-    p_s = pair[order]
-    t_s = t[order]
-    d_s = (a > b)[order]
+    p_s = np.take(pair, order)
+    t_s = np.take(t, order)
+    d_s = np.take(a, order) > np.take(b, order)
     del pair
     # start of the next (pair, time) group after each event: the first strictly later event
     new = np.empty(n, dtype=bool)
@@ -97,11 +98,11 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     pos = np.arange(n, dtype=np.int64)
     nxt1 = np.append(np.minimum.accumulate(np.where(d_s, pos, n)[::-1])[::-1], n)
     nxt0 = np.append(np.minimum.accumulate(np.where(d_s, n, pos)[::-1])[::-1], n)
-    j = np.where(d_s, nxt0[later], nxt1[later])
+    j = np.where(d_s, np.take(nxt0, later), np.take(nxt1, later))
     del nxt0, nxt1, later
     jc = np.minimum(j, n - 1)
-    found = (j < n) & (p_s[jc] == p_s) & (a[order] != b[order])
-    wait_s = np.where(found, t_s[jc] - t_s, -1)
+    found = (j < n) & (np.take(p_s, jc) == p_s) & (np.take(a, order) != np.take(b, order))
+    wait_s = np.where(found, np.take(t_s, jc) - t_s, -1)
     out = np.empty(n, dtype=np.int64)
     out[order] = wait_s
     return out
