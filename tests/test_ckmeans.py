@@ -270,3 +270,12 @@ def test_more_clusters_than_distinct_values_cost_nothing() -> None:
     assert np.isneginf(r.bic[0, 2:]).all() and int(r.k[0]) <= 2
     assert np.isinf(r.sse[1, 3]) and r.sse[1, 2] == 0.0  # three values: no fourth cluster
     assert r.sse[1, :2] == pytest.approx([brute_sse([1.0, 4.0, 9.0], k) for k in (1, 2)])
+
+
+@pytest.mark.parametrize("k", [2, 3])
+def test_explained_share_of_a_repeated_value_is_undefined(k: int) -> None:
+    """43.312 three times: the mean rounds, leaving a spread of rounding noise only."""
+    from engagequal.kernels.ckmeans import explained_share
+
+    got = explained_share(np.array([43.312] * 3 + [1.0, 2.0, 4.0]), np.array([0, 3]), k)
+    assert np.isnan(got[0]) and not np.isnan(got[1])

@@ -392,6 +392,11 @@ def explained_share(values: NDArray[np.float64], starts: NDArray[np.int64],
             for r in range(0, rows.shape[0], step):
                 out[r:r + step, a:b] = _share_two(rows[r:r + step, lo:hi], starts[a:b] - lo,
                                                   n[a:b])
+    # a segment of one repeated value has no spread to explain, though rounding
+    # in its mean can leave a little (the values are sorted: compare the ends)
+    some = np.flatnonzero(n > 0)
+    flat_seg = rows[:, starts[some]] == rows[:, starts[some] + n[some] - 1]
+    out[:, some] = np.where(flat_seg, np.nan, out[:, some])
     # k clusters of k values explain everything: exactly 1, whatever the rounding
     np.minimum(out, 1.0, out=out)
     full = n == k
