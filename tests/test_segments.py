@@ -59,6 +59,10 @@ def test_stable_order_is_the_stable_argsort(raw: list[int], scale: int, shift: i
     x = np.array(vals, dtype=np.int64)
     assert stable_order(x).tolist() == np.argsort(x, kind="stable").tolist()
     assert stable_order(x[:0]).tolist() == []
+    f = x.astype(np.float64)  # floats: the stable argsort itself
+    assert stable_order(f).tolist() == np.argsort(f, kind="stable").tolist()
+    big = np.array([2**64 - 1, 2**63, 2**64 - 1], dtype=np.uint64)  # above int64
+    assert stable_order(big).tolist() == [1, 0, 2]
 
 
 @given(st.lists(st.integers(0, 9), max_size=50), st.lists(st.integers(-3, 40), max_size=50))

@@ -43,7 +43,12 @@ from engagequal.events import Accounting, Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import merge_kind_weights, to_ns_scalar, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, aggregate_dyads
-from engagequal.kernels.segments import running_count, segment_starts, segmented_median
+from engagequal.kernels.segments import (
+    running_count,
+    segment_starts,
+    segmented_median,
+    stable_order,
+)
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, event_weights
 from engagequal.metrics.reciprocity import (
@@ -520,7 +525,7 @@ def sorted_unique(keys: NDArray[Any], *, inverse: bool = True
     among them (one sort; cheaper than hashing on large int64 keys)."""
     s = np.sort(keys) if not inverse else None
     if inverse:
-        order = np.argsort(keys, kind="stable")
+        order = stable_order(keys)
         s = keys[order]
     assert s is not None
     flag = np.empty(s.size, dtype=bool)
@@ -674,7 +679,7 @@ def _union_users(dicts: Sequence[pa.Array]) -> tuple[pa.Array, list[NDArray[np.i
 def _reduce_sorted(key: NDArray[np.int64], *cols: tuple[NDArray[Any], str]
                    ) -> tuple[NDArray[np.int64], list[NDArray[Any]]]:
     """Group equal keys (stable), reduce each column by ``add``, ``min`` or ``max``."""
-    order = np.argsort(key, kind="stable")
+    order = stable_order(key)
     ks = key[order]
     starts = segment_starts(ks)
     out: list[NDArray[Any]] = []

@@ -34,7 +34,7 @@ from numpy.typing import NDArray
 from engagequal.events import Accounting, Events
 from engagequal.ingest.read import read_events
 from engagequal.kernels.dyads import Dyads, aggregate_dyads
-from engagequal.kernels.segments import running_count, segment_starts
+from engagequal.kernels.segments import running_count, segment_starts, stable_order
 from engagequal.metrics._ties import TieOptions, event_weights, windowed
 
 __all__ = [
@@ -171,7 +171,7 @@ def reduce_dyads(d: Dyads) -> Dyads:
     """Sort rows by dyad and sum the rows of each dyad (``w``, ``n`` add,
     ``first`` min, ``last`` max)."""
     key = d.u.astype(np.int64) * np.int64(d.n_users) + d.v
-    order = np.argsort(key, kind="stable")
+    order = stable_order(key)
     starts = segment_starts(key[order])
     if starts.size == 0:
         return empty_dyads(d.n_users)
@@ -245,7 +245,7 @@ def bucket_of(key: NDArray[np.int64], n_buckets: int) -> NDArray[np.int64]:
 def split_rows(columns: Mapping[str, NDArray[Any]], bucket: NDArray[np.int64],
                n_buckets: int) -> list[dict[str, NDArray[Any]]]:
     """Split equal-length columns into ``n_buckets`` groups by ``bucket`` (one stable sort)."""
-    order = np.argsort(bucket, kind="stable")
+    order = stable_order(bucket)
     bounds = np.searchsorted(bucket[order], np.arange(n_buckets + 1))
     cols = {k: v[order] for k, v in columns.items()}
     return [{k: v[bounds[j]:bounds[j + 1]] for k, v in cols.items()} for j in range(n_buckets)]
@@ -453,7 +453,7 @@ def quality_bucket(rows: Mapping[str, NDArray[Any]], bucket: int, n_buckets: int
 
     g = rows["gid"]
     if g.size > 1 and not bool(np.all(g[1:] > g[:-1])):  # pieces arrive in gid order
-        order = np.argsort(g, kind="stable")
+        order = stable_order(g)
         rows = {k: v[order] for k, v in rows.items()}
     r = rows
     n = r["gid"].size

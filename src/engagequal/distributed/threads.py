@@ -40,6 +40,7 @@ import pyarrow as pa
 from numpy.typing import NDArray
 
 from engagequal.distributed.partials import bucket_of, concat_rows, split_rows
+from engagequal.kernels.segments import stable_order
 
 __all__ = ["LocalComponents", "concat_tables", "join_labels", "local_components", "node_ids",
            "row_keys", "shared_edges", "split_nodes", "split_table", "table_nbytes"]
@@ -187,7 +188,7 @@ def split_table(table: pa.Table, keys: NDArray[np.int64], n_buckets: int,
     """The rows of ``table`` by bucket of their key (order kept), each with its
     whole-input position in a ``__row`` column."""
     b = bucket_of(keys, n_buckets)
-    order = np.argsort(b, kind="stable")
+    order = stable_order(b)
     bounds = np.searchsorted(b[order], np.arange(n_buckets + 1))
     rows = pa.array(first_row + np.arange(table.num_rows, dtype=np.int64))
     t = table.append_column("__row", rows).take(pa.array(order))

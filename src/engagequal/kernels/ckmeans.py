@@ -18,7 +18,7 @@ import numpy as np
 from numpy.typing import NDArray
 
 from engagequal.kernels.parallel import pmap
-from engagequal.kernels.segments import segment_blocks, starts_of
+from engagequal.kernels.segments import segment_blocks, stable_order, starts_of
 
 __all__ = ["SegmentClusters", "ckmeans", "ckmeans_segments", "ckmeans_sse", "explained_share",
            "gaussian_bic"]
@@ -77,7 +77,7 @@ def _chunks(lengths: NDArray[np.int64], k_max: int = 1,
     width_of = np.zeros(int(bucket.max()) + 1 if bucket.size else 0, dtype=np.int64)
     np.maximum.at(width_of, bucket, lengths)
     group = bucket if rank is None or not rank.size else bucket * (int(rank.max()) + 1) + rank
-    order = np.argsort(group, kind="stable")
+    order = stable_order(group)
     cuts = np.flatnonzero(np.diff(group[order])) + 1
     for grp in np.split(order, cuts):
         if grp.size == 0:

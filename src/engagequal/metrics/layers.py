@@ -32,6 +32,7 @@ from engagequal.kernels.segments import (
     few_edges,
     segment_blocks,
     segment_starts,
+    stable_order,
     starts_of,
 )
 from engagequal.metrics._tables import ratio
@@ -658,7 +659,7 @@ def _null_hits(gens: Sequence[np.random.Generator], n: NDArray[np.int64],
     m, draws = n.size, len(gens)
     first_e = starts_of(n)
     size = int(first_e[-1] + n[-1])
-    by_k = np.argsort(kk, kind="stable")
+    by_k = stable_order(kk)
     n_k, k_k = n[by_k], kk[by_k]
     first = starts_of(n_k)
     rank = np.empty(m, dtype=np.int64)
