@@ -45,7 +45,7 @@ from engagequal.errors import InputError, OptionError
 from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.pages import small_pages
-from engagequal.kernels.parallel import both, pmap
+from engagequal.kernels.parallel import pmap
 from engagequal.kernels.segments import bincount, running_count, scatter_reduce, stable_order
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
@@ -320,31 +320,17 @@ def conversation_tables(
     f = _whole_part(ev) if per_event else _multi_event_part(ev)
     need_runs = set(levels) != {"thread"} or "runs" in _groups(wanted["thread"])
     runs = alternating_runs(f.parent, f.actor) if need_runs else None
-
-    def threads() -> dict[str, pa.Table]:
-        return {"thread": _thread_table(ev, f, runs, wanted["thread"])} \
-            if "thread" in levels else {}
-
-    def others() -> dict[str, pa.Table]:
-        out: dict[str, pa.Table] = {}
-        if runs is not None and "dyad" in levels:
-            out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
-        if runs is not None and "user" in levels:
-            out["user"] = _user_table(ev, f, runs.longest)
-        if runs is not None and "event" in levels:
-            turn, longest = _on_all_events(f, runs.turn), _on_all_events(f, runs.longest)
-            out["event"] = _event_table(ev, turn, longest)
-        return out
-
-    if runs is not None and "thread" in levels and len(levels) > 1:
-        # the thread table beside the others, on the other core; the part's
-        # columns gathered first, once
-        for name in ("depth", "parent", "root", "actor", "ts"):
-            getattr(f, name)
-        a, b = both(threads, others)
-    else:
-        a, b = threads(), others()
-    out = a | b
+    out: dict[str, pa.Table] = {}
+    if "thread" in levels:
+        out["thread"] = _thread_table(ev, f, runs, wanted["thread"])
+    if runs is not None and "dyad" in levels:
+        out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
+    if runs is not None and "user" in levels:
+        out["user"] = _user_table(ev, f, runs.longest)
+    if runs is not None and "event" in levels:
+        turn, longest = _on_all_events(f, runs.turn), _on_all_events(f, runs.longest)
+        del runs, f
+        out["event"] = _event_table(ev, turn, longest)
     return {lv: out[lv].select(wanted[lv]) for lv in levels}
 
 
