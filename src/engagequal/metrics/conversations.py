@@ -64,11 +64,11 @@ _LEVELS = ("thread", "event", "dyad", "user")
 _EDGE = re.compile(r"\['([^']*)', '([^']*)', '([^']*)'\]->\['([^']*)', '([^']*)', '([^']*)'\]")
 
 THREAD_SCHEMA = pa.schema([
-    ("thread", pa.int64()), ("size", pa.int64()), ("roots", pa.int64()),
-    ("replies", pa.int64()), ("participants", pa.int64()), ("max_depth", pa.int64()),
-    ("mean_depth", pa.float64()), ("max_width", pa.int64()), ("root_fanout", pa.int64()),
-    ("h_index", pa.int64()), ("virality", pa.float64()), ("reentry", pa.float64()),
-    ("exchanges", pa.int64()), ("longest_exchange", pa.int64()), ("conversations", pa.int64()),
+    ("thread", pa.int64()), ("size", pa.int32()), ("roots", pa.int32()),
+    ("replies", pa.int32()), ("participants", pa.int32()), ("max_depth", pa.int32()),
+    ("mean_depth", pa.float64()), ("max_width", pa.int32()), ("root_fanout", pa.int32()),
+    ("h_index", pa.int32()), ("virality", pa.float64()), ("reentry", pa.float64()),
+    ("exchanges", pa.int32()), ("longest_exchange", pa.int32()), ("conversations", pa.int32()),
 ])
 EVENT_SCHEMA = pa.schema([
     ("event_id", pa.int64()), ("thread", pa.int64()), ("parent", pa.int64()),
@@ -120,24 +120,28 @@ def conversations(source: Any, *, level: str = "thread", columns: Sequence[str] 
         column            type     meaning
         ================  =======  ===================================================
         thread            id       the ``thread`` column, or the root's ``event_id``
-        size              int64    events :math:`n`
-        roots             int64    events at depth 0 (1 unless the thread was cut)
-        replies           int64    events at depth >= 1
-        participants      int64    distinct authors
-        max_depth         int64    :math:`\max_e d_e`
+        size              int32    events :math:`n`
+        roots             int32    events at depth 0 (1 unless the thread was cut)
+        replies           int32    events at depth >= 1
+        participants      int32    distinct authors
+        max_depth         int32    :math:`\max_e d_e`
         mean_depth        float64  :math:`\frac{1}{n}\sum_e d_e` (roots count 0)
-        max_width         int64    most events at one depth
-        root_fanout       int64    events at depth 1 (direct replies to a root)
-        h_index           int64    largest ``h`` with >= ``h`` replies at depth >= ``h``
+        max_width         int32    most events at one depth
+        root_fanout       int32    events at depth 1 (direct replies to a root)
+        h_index           int32    largest ``h`` with >= ``h`` replies at depth >= ``h``
         virality          float64  :math:`\sum_t W_t / \sum_t \binom{n_t}{2}` over the
                                    thread's trees ``t``: mean distance between two
                                    connected events; null without a pair
         reentry           float64  share of participants who post again after
                                    someone else did, in [0, 1]
-        exchanges         int64    maximal two-person runs of >= 2 turns
-        longest_exchange  int64    turns of the longest run (1 when nobody answers)
-        conversations     int64    maximal runs of >= 3 turns
+        exchanges         int32    maximal two-person runs of >= 2 turns
+        longest_exchange  int32    turns of the longest run (1 when nobody answers)
+        conversations     int32    maximal runs of >= 3 turns
         ================  =======  ===================================================
+
+        The counts are ``int32``, as the event table's depths and turns are
+        (one call takes fewer than :math:`2^{31}` events): at 10M events the
+        thread table of 7.6M threads takes 58 bytes per event instead of 91.
 
         ``level="event"``, one row per event, in input row order: ``event_id``,
         ``thread``, ``parent`` (null for a root), ``root`` (``event_id`` of
@@ -492,6 +496,9 @@ def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
     written once, in its final type (the columns on both cores)."""
     tree = ev.tree
     assert tree is not None
+    if ev.n_events > np.iinfo(np.int32).max:
+        raise InputError(f"the thread table counts in int32: {ev.n_events:,} events are "
+                         "more than one call takes; stream them (engagequal.analyze_stream)")
     groups = _groups(columns)
     st = _thread_stats(f, runs, max(ev.n_users, 1), groups)
     lone: dict[str, NDArray[Any]] | None = None
@@ -511,7 +518,7 @@ def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
     def column(name: str) -> pa.Array:
         if name in _THREAD_INTS:
             k = _THREAD_INTS[name]
-            return pa.array(spread(st[k], lone[k][0] if lone else 0, np.int64), pa.int64())
+            return pa.array(spread(st[k], lone[k][0] if lone else 0, np.int32), pa.int32())
         num, den = _THREAD_RATIOS[name]
         v, undefined = ratio_values(st[num], st[den])
         if lone is not None:
