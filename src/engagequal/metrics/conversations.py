@@ -45,7 +45,7 @@ from engagequal.errors import InputError, OptionError
 from engagequal.events import Events, Tree, take_ids
 from engagequal.ingest.read import read_events
 from engagequal.kernels.pages import small_pages
-from engagequal.kernels.parallel import pmap
+from engagequal.kernels.parallel import aside, pmap
 from engagequal.kernels.segments import bincount, running_count, scatter_reduce, stable_order
 from engagequal.kernels.treestats import AlternatingRuns, alternating_runs, subtree_aggregate
 from engagequal.metrics._tables import ratio, ratio_values
@@ -320,22 +320,44 @@ def conversation_tables(
     wanted = _wanted(schemas, levels, columns or {})
     if ev.tree is None:
         return {lv: _empty(schemas[lv]).select(wanted[lv]) for lv in levels}
-    per_event = set(levels) == {"thread"} and _groups(wanted["thread"]) <= _PER_EVENT_GROUPS
+    # both cores: beside the calling thread's forest part, exchanges and thread
+    # statistics run first the event table's id columns (gathers from the tree
+    # alone) and the participants, then the dyad and user tables.  Each part's
+    # columns are gathered before a second thread reads them.
+    ids = aside(lambda: _event_ids(ev)) if "event" in levels else None
+    groups = _groups(wanted["thread"]) if "thread" in levels else frozenset()
+    per_event = set(levels) == {"thread"} and groups <= _PER_EVENT_GROUPS
     f = _whole_part(ev) if per_event else _multi_event_part(ev)
-    need_runs = set(levels) != {"thread"} or "runs" in _groups(wanted["thread"])
+    people = None
+    if "people" in groups:
+        _ = (f.actor, f.ts)
+        people = aside(lambda: _people(f, max(ev.n_users, 1)))
+    need_runs = set(levels) != {"thread"} or "runs" in groups
     runs = alternating_runs(f.parent, f.actor) if need_runs else None
     out: dict[str, pa.Table] = {}
+    side: Callable[[], dict[str, pa.Table]] | None = None
+    if runs is not None and {"dyad", "user"} & set(levels):
+        _ = (f.depth, f.root)
+        side = aside(lambda: _dyad_and_user_tables(ev, f, runs, levels))
     if "thread" in levels:
-        out["thread"] = _thread_table(ev, f, runs, wanted["thread"])
-    if runs is not None and "dyad" in levels:
-        out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
-    if runs is not None and "user" in levels:
-        out["user"] = _user_table(ev, f, runs.longest)
-    if runs is not None and "event" in levels:
+        out["thread"] = _thread_table(ev, f, runs, wanted["thread"], people)
+    if side is not None:
+        out |= side()
+    if runs is not None and ids is not None:
         turn, longest = _on_all_events(f, runs.turn), _on_all_events(f, runs.longest)
         del runs, f
-        out["event"] = _event_table(ev, turn, longest)
+        out["event"] = _event_table(ev, ids(), turn, longest)
     return {lv: out[lv].select(wanted[lv]) for lv in levels}
+
+
+def _dyad_and_user_tables(ev: Events, f: _Part, runs: AlternatingRuns,
+                          levels: Sequence[str]) -> dict[str, pa.Table]:
+    out: dict[str, pa.Table] = {}
+    if "dyad" in levels:
+        out["dyad"] = _dyad_table(ev, f.parent, f.actor, runs)
+    if "user" in levels:
+        out["user"] = _user_table(ev, f, runs.longest)
+    return out
 
 
 def _wanted(schemas: Mapping[str, pa.Schema], levels: Sequence[str],
@@ -488,19 +510,21 @@ _PER_EVENT_GROUPS = frozenset({"size", "roots", "depth_sum", "fanout", "max_dept
 
 
 def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
-                  columns: Sequence[str]) -> pa.Table:
+                  columns: Sequence[str],
+                  people: Callable[[], dict[str, NDArray[Any]]] | None = None) -> pa.Table:
     """One row per thread, with the ``columns`` asked for (their statistics only).
 
     The one-event threads all have the row of a one-event forest: the
     statistics are computed on the other threads only and each column is
-    written once, in its final type (the columns on both cores)."""
+    written once, in its final type (the columns on both cores).  ``people``
+    gives the participant statistics when they are computed elsewhere."""
     tree = ev.tree
     assert tree is not None
     if ev.n_events > np.iinfo(np.int32).max:
         raise InputError(f"the thread table counts in int32: {ev.n_events:,} events are "
                          "more than one call takes; stream them (engagequal.analyze_stream)")
     groups = _groups(columns)
-    st = _thread_stats(f, runs, max(ev.n_users, 1), groups)
+    st = _thread_stats(f, runs, max(ev.n_users, 1), groups, people)
     lone: dict[str, NDArray[Any]] | None = None
     if f.tid is not None:
         lone_part = _lone_event_part()
@@ -537,9 +561,12 @@ def _groups(columns: Sequence[str]) -> frozenset[str]:
 
 
 def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
-                  groups: frozenset[str]) -> dict[str, NDArray[Any]]:
+                  groups: frozenset[str],
+                  people: Callable[[], dict[str, NDArray[Any]]] | None = None,
+                  ) -> dict[str, NDArray[Any]]:
     """Per-thread sums and extremes of a forest part (ratios are taken later),
-    for the statistic ``groups`` asked for (see :data:`_THREAD_GROUPS`)."""
+    for the statistic ``groups`` asked for (see :data:`_THREAD_GROUPS`);
+    ``people`` gives the participant statistics when computed elsewhere."""
     st: dict[str, NDArray[Any]] = _counts(f, groups)
     if "levels" in groups:
         st |= _levels(f, st["size"])
@@ -549,7 +576,7 @@ def _thread_stats(f: _Part, runs: AlternatingRuns | None, n_users: int,
     if "virality" in groups:
         st |= _virality(f)
     if "people" in groups:
-        st |= _people(f, n_users)
+        st |= people() if people is not None else _people(f, n_users)
     if "runs" in groups:
         assert runs is not None
         thread, t = f.thread, f.n_threads
@@ -676,7 +703,9 @@ def _people(f: _Part, n_users: int) -> dict[str, NDArray[Any]]:
             "reentry_n": bincount(p_thread, weights=reenters, minlength=t)}
 
 
-def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]) -> pa.Table:
+def _event_ids(ev: Events) -> dict[str, pa.Array]:
+    """The event table's id columns besides ``event_id``: thread, parent, root,
+    actor and target ids of every event."""
     tree = ev.tree
     assert tree is not None
     eids, parent = tree.event_ids, tree.parent
@@ -687,9 +716,15 @@ def _event_table(ev: Events, turn: NDArray[np.int32], longest: NDArray[np.int32]
         "actor": lambda: take_ids(ev.users, ev.actor),
         "target": lambda: take_ids(ev.users, ev.target, ev.target < 0),
     }
-    taken = dict(zip(builders, pmap(lambda f: f(), list(builders.values())), strict=True))
+    return dict(zip(builders, pmap(lambda f: f(), list(builders.values())), strict=True))
+
+
+def _event_table(ev: Events, taken: Mapping[str, pa.Array], turn: NDArray[np.int32],
+                 longest: NDArray[np.int32]) -> pa.Table:
+    tree = ev.tree
+    assert tree is not None
     return pa.table({
-        "event_id": eids,
+        "event_id": tree.event_ids,
         "thread": taken["thread"],
         "parent": taken["parent"],
         "root": taken["root"],
