@@ -37,6 +37,7 @@ from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import PASSIVE_KINDS, STRUCTURAL_KINDS, to_seconds_duration
 from engagequal.kernels.dyads import Dyads, reverse_pairs
 from engagequal.kernels.pages import small_pages
+from engagequal.kernels.parallel import aside
 from engagequal.kernels.segments import bincount, running_count, segment_starts
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, dyads_of, event_weights, tie_options
@@ -519,6 +520,13 @@ def quality_table(
     tie_ev = aimed & meaningful
     msg = tie_ev & (kw_k[kind] >= 1.0)
 
+    # ---- exchanges, answers and two-way weeks from one sort, beside the rest ----
+    m_actor = actor[msg].astype(np.int64)
+    m_target = target[msg].astype(np.int64)
+    m_ts = ts[msg]
+    secs = m_ts // 1_000_000_000
+    exchanges = aside(lambda: _Exchanges(m_actor, m_target, secs, delta_s, nu))
+
     # ---- dyad index of every aimed event (the shared dyads hold them all) ----
     n64 = np.int64(nu)
     dkey = d.u.astype(np.int64) * n64 + d.v
@@ -584,28 +592,9 @@ def quality_table(
                        - s_xlx / np.where(has_p, s_tot, 1.0), 0.0)
     eff = np.exp(np.maximum(ent, 0.0))
 
-    # ---- exchanges, answers and two-way weeks from one sort ----
-    m_actor = actor[msg].astype(np.int64)
-    m_target = target[msg].astype(np.int64)
-    m_ts = ts[msg]
-    secs = m_ts // 1_000_000_000
-    xch = _Exchanges(m_actor, m_target, secs, delta_s, nu)
-
-    conv_num = (bincount(m_actor, weights=xch.in_exchange, minlength=nu)
-                + bincount(m_target, weights=xch.in_exchange, minlength=nu))
-    conv_den = (bincount(actor[tie_ev], minlength=nu)
-                + bincount(target[tie_ev], minlength=nu)).astype(np.float64)
-
-    # responsiveness: of the people who wrote to u, the share u answered
-    writers = bincount(xch.recipient, minlength=nu)
-    answered_writers = bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
-
-    # steadiness: active weeks and weeks with a two-way exchange
+    # steadiness: the active weeks (the two-way ones come with the exchanges)
     active_weeks = _count_distinct([(actor, ts, nonstruct),
                                     (target, ts, nonstruct & (target >= 0))], nu)
-    tw = xch.two_way
-    two_way_weeks = _count_distinct([(m_actor, m_ts, tw), (m_target, m_ts, tw)], nu)
-    del m_ts
 
     # substance: meaningful / non-structural weight, sent and received
     ns_aimed = nonstruct & aimed
@@ -638,6 +627,21 @@ def quality_table(
     emb_def: NDArray[np.bool_] | None = None
     if embeddedness or wts.get("embeddedness", 0.0) > 0:
         emb, emb_def = _overlap(d, mutual_m, nu)
+
+    xch = exchanges()
+    conv_num = (bincount(m_actor, weights=xch.in_exchange, minlength=nu)
+                + bincount(m_target, weights=xch.in_exchange, minlength=nu))
+    conv_den = (bincount(actor[tie_ev], minlength=nu)
+                + bincount(target[tie_ev], minlength=nu)).astype(np.float64)
+
+    # responsiveness: of the people who wrote to u, the share u answered
+    writers = bincount(xch.recipient, minlength=nu)
+    answered_writers = bincount(xch.recipient, weights=xch.answered_pair, minlength=nu)
+
+    # steadiness: weeks with a two-way exchange among the active weeks
+    tw = xch.two_way
+    two_way_weeks = _count_distinct([(m_actor, m_ts, tw), (m_target, m_ts, tw)], nu)
+    del m_ts
 
     # ---- assemble, for users present in the window ----
     users = np.flatnonzero(sub.active)
