@@ -13,6 +13,7 @@ from engagequal.events import Events
 from engagequal.ingest.read import read_events
 from engagequal.ingest.schema import to_seconds_duration
 from engagequal.kernels.pages import small_pages
+from engagequal.kernels.parallel import pmap
 from engagequal.kernels.segments import (
     bincount,
     running_count,
@@ -83,10 +84,12 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
         del key, by_time
     else:
         order = np.lexsort((t, pair))
-    p_s = np.take(pair, order)
-    t_s = np.take(t, order)
-    d_s = np.take(a, order) > np.take(b, order)
-    del pair
+    # the gathers side by side (np.take: a third faster than fancy indexing)
+    cols: list[NDArray[Any]] = [pair, t, a, b]
+    p_s, t_s, a_s, b_s = pmap(lambda x: np.take(x, order), cols)
+    d_s = a_s > b_s
+    two = a_s != b_s  # a self-interaction is never answered
+    del pair, a_s, b_s
     # start of the next (pair, time) group after each event: the first strictly later event
     new = np.empty(n, dtype=bool)
     new[0] = True
@@ -96,13 +99,22 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     del new, gstarts
     # next position (>= i) holding an event of each direction; n when none
     pos = np.arange(n, dtype=np.int64)
-    nxt1 = np.append(np.minimum.accumulate(np.where(d_s, pos, n)[::-1])[::-1], n)
-    nxt0 = np.append(np.minimum.accumulate(np.where(d_s, n, pos)[::-1])[::-1], n)
-    j = np.where(d_s, np.take(nxt0, later), np.take(nxt1, later))
-    del nxt0, nxt1, later
+
+    def next_of(direction: bool) -> NDArray[np.int64]:
+        """The next position of ``direction`` at or after each later event."""
+        nxt = np.where(d_s, pos, n) if direction else np.where(d_s, n, pos)
+        rev = nxt[::-1]
+        np.minimum.accumulate(rev, out=rev)
+        out: NDArray[np.int64] = np.take(np.append(nxt, n), later)
+        return out
+
+    n0, n1 = pmap(next_of, [False, True])
+    j = np.where(d_s, n0, n1)
+    del n0, n1
     jc = np.minimum(j, n - 1)
-    found = (j < n) & (np.take(p_s, jc) == p_s) & (np.take(a, order) != np.take(b, order))
-    wait_s = np.where(found, np.take(t_s, jc) - t_s, -1)
+    p_j, t_j = pmap(lambda x: np.take(x, jc), [p_s, t_s])
+    found = (j < n) & (p_j == p_s) & two
+    wait_s = np.where(found, t_j - t_s, -1)
     out = np.empty(n, dtype=np.int64)
     out[order] = wait_s
     return out
