@@ -56,6 +56,7 @@ from engagequal.errors import OptionError, SourceError
 from engagequal.events import Accounting, Events, Tree
 from engagequal.ingest.schema import merge_kind_weights, to_seconds_duration
 from engagequal.kernels.dyads import Dyads
+from engagequal.kernels.pages import release_memory
 from engagequal.metrics._tables import ratio
 from engagequal.metrics._ties import TieOptions, tie_options
 from engagequal.metrics.reciprocity import (
@@ -280,7 +281,7 @@ class _Run:
         final_opts = replace(opts, t0=None, t1=None)
         futures: dict[str, Any] = {}
         tie_needed = {"reciprocity", "layers", "quality"} & set(wanted)
-        dyads = None
+        dyads = shell = parts = None
         if tie_needed:
             dyads = _tree(client, client.map(P.partial_dyads, evs, opts=opts), P.merge_dyads,
                           self.fanin)
@@ -316,11 +317,22 @@ class _Run:
               for f in (v if isinstance(v, list) else [v])])
         self.seconds["tables"] = time.perf_counter() - t
         t = time.perf_counter()
+        # the workers keep only what the client still holds: once the results are
+        # in, the partitions' events, dyads and partials go (their lineage stays
+        # with the scheduler, should a result have to be recomputed), and so do
+        # the results once packed; the client then takes one result at a time
+        del evs, dyads, shell, parts, presence, stand_in, users
         packed = {k: (client.map(_pack, v) if isinstance(v, list) else client.submit(_pack, v))
                   for k, v in futures.items()}
-        done: dict[str, Any] = {
-            k: ([_unpack(x) for x in v] if isinstance(v, list) else _unpack(v))
-            for k, v in client.gather(packed).items()}
+        del futures
+        done: dict[str, Any] = {}
+        keys = sorted(packed, key=lambda k: not isinstance(packed[k], list))  # bucket rows first
+        for i, k in enumerate(keys):
+            got = client.gather(packed.pop(k))
+            done[k] = [_unpack(x) for x in got] if isinstance(got, list) else _unpack(got)
+            del got
+            if i == 0:
+                client.run(release_memory)  # what the workers freed, back to the system
         moved: dict[str, list[int]] = client.gather(self.moved)
         self.seconds["gather"] = time.perf_counter() - t
         t = time.perf_counter()
