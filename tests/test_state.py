@@ -106,6 +106,26 @@ def test_union_of_dictionaries_keeps_id_order() -> None:
     assert m.dn.tolist() == [1, 1, 1]
 
 
+@given(st.lists(st.tuples(st.integers(0, 40), st.booleans(), st.floats(0, 5, width=32)),
+                max_size=60))
+def test_kind_counts_over_the_grid_equal_the_sorted_keys(
+        rows: list[tuple[int, bool, float]]) -> None:
+    from engagequal.state import _kind_counts
+
+    keys = np.array([k for k, _, _ in rows], dtype=np.int64)
+    sent = np.array([s for _, s, _ in rows], dtype=bool)
+    w = np.array([x for _, _, x in rows], dtype=np.float64)
+    args = (keys[sent], keys[~sent], w[sent], w[~sent])
+    grid = _kind_counts(*args, 41)  # a grid of 41 keys: counted over it
+    by_sort = _kind_counts(*args, 10**9)  # a grid too large: the sorted distinct keys
+    want = np.unique(keys)
+    for a, b in zip(grid, by_sort, strict=True):
+        assert a.dtype == b.dtype
+        np.testing.assert_array_equal(a, b)  # exactly: the sums run in the same order
+    np.testing.assert_array_equal(grid[0], want)
+    np.testing.assert_array_equal(grid[1] + grid[2], [np.count_nonzero(keys == k) for k in want])
+
+
 def test_igraph_fixture_split_in_three() -> None:
     ev = pa.table({"actor": [1, 2, 2, 3, 4], "target": [2, 1, 3, 4, 4], "ts": [0, 1, 2, 3, 4]})
     g = streamed(split(ev, [1, 3]))["reciprocity_global"].to_pylist()[0]

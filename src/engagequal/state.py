@@ -621,15 +621,8 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
     kmat_out = actor.astype(_I64) * nk + kind
     has_t = target >= 0
     kmat_in = target[has_t].astype(_I64) * nk + kind[has_t]
-    keys = np.concatenate([kmat_out, kmat_in])
-    side = np.concatenate([np.zeros(kmat_out.size, bool), np.ones(kmat_in.size, bool)])
-    wk = np.concatenate([sub.weight, sub.weight[has_t]])
-    ku, inv = sorted_unique(keys)
-    size = ku.size
-    kn_out = np.bincount(inv, weights=~side, minlength=size).astype(_I64)
-    kn_in = np.bincount(inv, weights=side, minlength=size).astype(_I64)
-    kw_out = np.bincount(inv, weights=np.where(side, 0.0, wk), minlength=size).astype(np.float64)
-    kw_in = np.bincount(inv, weights=np.where(side, wk, 0.0), minlength=size).astype(np.float64)
+    ku, kn_out, kn_in, kw_out, kw_in = _kind_counts(kmat_out, kmat_in, sub.weight,
+                                                    sub.weight[has_t], nu * nk)
     # responsiveness: message-like events wait for their answers
     mm = message_like(sub) if o.responses else np.zeros(sub.n_events, dtype=bool)
     acc = ev.accounting
@@ -652,6 +645,27 @@ def _events_partial(ev: Events, base: StreamState) -> StreamState:
 
         st = replace(st, threads={k: [v] for k, v in thread_partials(ev, st).items()})
     return st
+
+
+def _kind_counts(sent: NDArray[np.int64], received: NDArray[np.int64],
+                 w_sent: NDArray[np.float64], w_received: NDArray[np.float64], grid: int,
+                 ) -> tuple[NDArray[np.int64], NDArray[np.int64], NDArray[np.int64],
+                            NDArray[np.float64], NDArray[np.float64]]:
+    """The (user, kind) keys that occur, in order, with their events and weights
+    sent and received: counted over the whole grid of keys when it is not much
+    larger than the events, else over the keys' sorted distinct values."""
+    if grid <= 4 * (sent.size + received.size) + 1024:
+        n_out, n_in = np.bincount(sent, minlength=grid), np.bincount(received, minlength=grid)
+        keys = np.flatnonzero(n_out + n_in).astype(_I64)
+        w_out = np.bincount(sent, weights=w_sent, minlength=grid)[keys].astype(np.float64)
+        w_in = np.bincount(received, weights=w_received, minlength=grid)[keys].astype(np.float64)
+        return keys, n_out[keys].astype(_I64), n_in[keys].astype(_I64), w_out, w_in
+    keys, inv = sorted_unique(np.concatenate([sent, received]))
+    s_out, s_in = inv[:sent.size], inv[sent.size:]
+    return (keys, np.bincount(s_out, minlength=keys.size).astype(_I64),
+            np.bincount(s_in, minlength=keys.size).astype(_I64),
+            np.bincount(s_out, weights=w_sent, minlength=keys.size).astype(np.float64),
+            np.bincount(s_in, weights=w_received, minlength=keys.size).astype(np.float64))
 
 
 def _union_users(dicts: Sequence[pa.Array]) -> tuple[pa.Array, list[NDArray[np.int64]]]:
