@@ -46,7 +46,6 @@ from engagequal.kernels.dyads import Dyads, aggregate_dyads
 from engagequal.kernels.segments import (
     running_count,
     segment_starts,
-    segmented_median,
     stable_order,
 )
 from engagequal.metrics._tables import ratio
@@ -56,7 +55,7 @@ from engagequal.metrics.reciprocity import (
     reciprocity_global,
     reciprocity_user,
 )
-from engagequal.metrics.responsiveness import answer_times, message_like
+from engagequal.metrics.responsiveness import answer_times, median_waits, message_like
 
 __all__ = ["StateOptions", "StreamState", "columns_of", "merge_states", "sorted_unique"]
 
@@ -388,16 +387,7 @@ class StreamState:
     def responsiveness_table(self) -> pa.Table:
         """Per-user responsiveness of the resolved messages (schema of
         :func:`engagequal.responsiveness` at ``level="user"``)."""
-        nu = self.n_users
-        order = np.lexsort((self.ww, self.wr))
-        resp = self.wr[order]
-        starts = segment_starts(resp)
-        med = np.zeros(nu)
-        has = np.zeros(nu, dtype=bool)
-        if starts.size:
-            who = resp[starts]
-            med[who] = segmented_median(self.ww[order].astype(np.float64) / 1e9, starts)
-            has[who] = True
+        med, has = median_waits(self.wr, self.ww, self.n_users)
         rec, got = self.r_received, self.r_answered
         sent, sa = self.r_sent, self.r_sent_answered
         return pa.table({

@@ -330,15 +330,10 @@ def answered_waits(rows: Mapping[str, NDArray[Any]]) -> dict[str, NDArray[Any]]:
 def median_waits(rows: Mapping[str, NDArray[Any]]) -> tuple[NDArray[np.int32],
                                                              NDArray[np.float64]]:
     """Median answered wait in seconds per responder of one user bucket."""
-    from engagequal.kernels.segments import segmented_median
+    from engagequal.metrics.responsiveness import responder_medians
 
-    b, w = rows["b"], rows["wait"]
-    order = np.lexsort((w, b))
-    starts = segment_starts(b[order])
-    if starts.size == 0:
-        return np.zeros(0, np.int32), np.zeros(0)
-    who = b[order][starts].astype(np.int32)
-    return who, segmented_median(w[order].astype(np.float64) / 1e9, starts)
+    who, med = responder_medians(rows["b"], rows["wait"])
+    return who.astype(np.int32), med
 
 
 # --- partitions as Arrow, whole-thread buckets read by the funnel ---------

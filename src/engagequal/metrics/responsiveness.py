@@ -120,6 +120,38 @@ def answer_times(a: NDArray[np.int32], b: NDArray[np.int32], t: NDArray[np.int64
     return out
 
 
+def responder_medians(responder: NDArray[np.integer], wait: NDArray[np.int64]
+                      ) -> tuple[NDArray[np.int64], NDArray[np.float64]]:
+    """The responders (ascending codes) and the median wait in seconds of the
+    answers each gave (``responder`` codes and ``wait`` in nanoseconds, one per
+    answer).
+
+    Examples
+    --------
+    >>> import numpy as np
+    >>> who, med = responder_medians(np.array([4, 1, 4, 4]), np.array([3, 5, 1, 2]) * 10**9)
+    >>> who.tolist(), med.tolist()
+    ([1, 4], [5.0, 2.0])
+    """
+    resp, w = sort_within_segments(responder, wait)  # by (responder, wait)
+    starts = segment_starts(resp)
+    if starts.size == 0:
+        return np.zeros(0, dtype=np.int64), np.zeros(0)
+    return resp[starts].astype(np.int64), segmented_median(w.astype(np.float64) / 1e9, starts)
+
+
+def median_waits(responder: NDArray[np.integer], wait: NDArray[np.int64], n_users: int
+                 ) -> tuple[NDArray[np.float64], NDArray[np.bool_]]:
+    """:func:`responder_medians` per user code: the medians (0 where none) and
+    whether the user gave any answer."""
+    who, m = responder_medians(responder, wait)
+    med = np.zeros(n_users)
+    med[who] = m
+    has = np.zeros(n_users, dtype=bool)
+    has[who] = True
+    return med, has
+
+
 @small_pages()
 def responsiveness(
     source: Any,
@@ -206,15 +238,7 @@ def responsiveness_table(ev: Events, opts: TieOptions, *, delta_s: float,
     got = bincount(b, weights=answered, minlength=nu)
     sent = bincount(a, minlength=nu)
     sent_ans = bincount(a, weights=answered, minlength=nu)
-    # median wait per responder: sort answered waits by (responder, wait)
-    resp, w = sort_within_segments(b[answered], wait[answered])
-    starts = segment_starts(resp)
-    med = np.zeros(nu)
-    has = np.zeros(nu, dtype=bool)
-    if starts.size:
-        who = resp[starts]
-        med[who] = segmented_median(w.astype(np.float64) / 1e9, starts)
-        has[who] = True
+    med, has = median_waits(b[answered], wait[answered], nu)
     users = np.flatnonzero(present_users(ev, opts))
     return pa.table({
         "user": ev.user_ids(users),
