@@ -33,7 +33,7 @@ import io
 import re
 import tarfile
 from collections.abc import Callable, Mapping, Sequence
-from functools import cached_property
+from functools import cached_property, partial
 from os import PathLike
 from typing import Any
 
@@ -322,7 +322,10 @@ def conversation_tables(
         return {lv: _empty(schemas[lv]).select(wanted[lv]) for lv in levels}
     # both cores: beside the calling thread's forest part, exchanges and thread
     # statistics run first the event table's id columns (gathers from the tree
-    # alone) and the participants, then the dyad and user tables.  Each part's
+    # alone) and the participants, then the dyad and user tables, the latter
+    # only when at most half the events are in threads of two or more (their
+    # scratch arrays and the thread statistics' are as long as those events:
+    # a log that is one reply chain would peak 10% higher).  Each part's
     # columns are gathered before a second thread reads them.
     ids = aside(lambda: _event_ids(ev)) if "event" in levels else None
     groups = _groups(wanted["thread"]) if "thread" in levels else frozenset()
@@ -338,7 +341,9 @@ def conversation_tables(
     side: Callable[[], dict[str, pa.Table]] | None = None
     if runs is not None and {"dyad", "user"} & set(levels):
         _ = (f.depth, f.root)
-        side = aside(lambda: _dyad_and_user_tables(ev, f, runs, levels))
+        side = partial(_dyad_and_user_tables, ev, f, runs, levels)
+        if f.idx is not None and 2 * f.idx.size <= ev.n_events:
+            side = aside(side)
     if "thread" in levels:
         out["thread"] = _thread_table(ev, f, runs, wanted["thread"], people)
     if side is not None:
