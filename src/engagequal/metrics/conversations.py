@@ -320,6 +320,9 @@ def conversation_tables(
     wanted = _wanted(schemas, levels, columns or {})
     if ev.tree is None:
         return {lv: _empty(schemas[lv]).select(wanted[lv]) for lv in levels}
+    if "thread" in levels and ev.n_events > np.iinfo(np.int32).max:
+        raise InputError(f"the thread table counts in int32: {ev.n_events:,} events are "
+                         "more than one call takes; stream them (engagequal.analyze_stream)")
     # both cores: beside the calling thread's forest part, exchanges and thread
     # statistics run first the event table's id columns (gathers from the tree
     # alone) and the participants, then the dyad and user tables, the latter
@@ -525,9 +528,6 @@ def _thread_table(ev: Events, f: _Part, runs: AlternatingRuns | None,
     gives the participant statistics when they are computed elsewhere."""
     tree = ev.tree
     assert tree is not None
-    if ev.n_events > np.iinfo(np.int32).max:
-        raise InputError(f"the thread table counts in int32: {ev.n_events:,} events are "
-                         "more than one call takes; stream them (engagequal.analyze_stream)")
     groups = _groups(columns)
     st = _thread_stats(f, runs, max(ev.n_users, 1), groups, people)
     lone: dict[str, NDArray[Any]] | None = None
